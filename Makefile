@@ -1,0 +1,29 @@
+# The README's commands. Each target sets up what it needs itself.
+PY      := .venv/bin/python
+STAMP   := .venv/.tfquant-setup
+APT     := dataset-fashion-mnist chromium qemu-user-static debootstrap binfmt-support
+
+.PHONY: setup test test-slow main bench
+setup: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	@if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT) >/dev/null; \
+	else echo "not root: install these Debian packages yourself: $(APT)"; fi
+	python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@if [ -f android_demo/package.json ]; then (cd android_demo && npm ci --no-audit --no-fund --loglevel=error); fi
+	touch $(STAMP)
+
+test: setup
+	$(PY) -m pytest -q
+
+test-slow: setup
+	$(PY) -m pytest -q -m slow
+
+main: setup
+	$(PY) -m training.main_job
+
+bench: setup
+	$(PY) -m benchmarks.run_all
