@@ -1,0 +1,240 @@
+"""Data for the paper's experiments: Fashion-MNIST, CIFAR-10/100 and ImageNet as ``tf.data`` pipelines.
+
+- Fashion-MNIST: the original ``*-idx?-ubyte.gz`` files, read from the Debian package's directory
+  (``apt-get install dataset-fashion-mnist`` -> ``/usr/share/datasets/fashion-mnist``), ``$FASHION_MNIST_DIR``,
+  or Keras' cache; else ``keras.datasets.fashion_mnist`` downloads them.
+- CIFAR-10/100: ``keras.datasets`` with He et al.'s augmentation, as in the paper: zero-pad 4, random 32x32
+  crop, random horizontal flip.
+- ImageNet (ILSVRC 2012): ``tensorflow_datasets`` (``pip install 'tfquant[imagenet]'``; the archives must be
+  downloaded by hand), random-resized 224 crop + flip for training, resize 256 + centre 224 crop for testing.
+
+Every image is normalised per channel, ``x = (x/255 - mean_c) / std_c``, with the training set's statistics.
+
+Training pipelines are a pure function of ``(seed, epoch)``: epoch ``e`` is shuffled and augmented with
+seeds derived from ``(seed, e)`` (stateless random ops), so a run resumed at epoch ``e`` sees exactly the
+batches an uninterrupted run would have seen.
+"""
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+AUTOTUNE = tf.data.AUTOTUNE
+FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist", "~/.keras/datasets/fashion-mnist")
+FASHION_MNIST_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                       "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+class DatasetUnavailable(RuntimeError):
+    """A dataset is neither on disk nor downloadable; the message says how to get it."""
+
+
+def _read_idx(path):
+    """Read one gzipped IDX file (big-endian header: magic, dims) into a uint8 array."""
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    ndim = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def fashion_mnist_dir():
+    """The first directory holding the four Fashion-MNIST files, or None."""
+    candidates = [os.environ.get("FASHION_MNIST_DIR"), *FASHION_MNIST_DIRS]
+    for d in filter(None, candidates):
+        d = Path(d).expanduser()
+        if all((d / f).is_file() for f in FASHION_MNIST_FILES):
+            return d
+    return None
+
+
+def load_fashion_mnist():
+    """((x_train, y_train), (x_test, y_test)): uint8 images (N, 28, 28) and uint8 labels (N,)."""
+    d = fashion_mnist_dir()
+    if d is not None:
+        xtr, ytr, xte, yte = (_read_idx(d / f) for f in FASHION_MNIST_FILES)
+        return (xtr, ytr), (xte, yte)
+    try:
+        return _keras_load("fashion_mnist")
+    except DatasetUnavailable as e:
+        raise DatasetUnavailable(
+            f"{e} Or, on Debian/Ubuntu: `sudo apt-get install dataset-fashion-mnist` (files go to "
+            f"{FASHION_MNIST_DIRS[0]}), or point $FASHION_MNIST_DIR at a folder holding "
+            f"{', '.join(FASHION_MNIST_FILES)}.") from None
+
+
+def _keras_load(name):
+    """``keras.datasets.<name>.load_data()``, turning a failed download into a clear error."""
+    import keras
+    try:
+        return getattr(keras.datasets, name).load_data()
+    except Exception as e:  # urllib/HTTP errors differ per Python version and backend
+        raise DatasetUnavailable(
+            f"{name} is not in Keras' cache (~/.keras/datasets) and downloading it failed "
+            f"({type(e).__name__}: {e}). Run `python -c 'import keras; keras.datasets.{name}.load_data()'` "
+            f"on a machine with a network and copy ~/.keras/datasets here.") from None
+
+
+def load_cifar(num_classes=10):
+    """CIFAR-10 or CIFAR-100 as uint8 ((x_train, y_train), (x_test, y_test)), labels flattened."""
+    if num_classes not in (10, 100):
+        raise ValueError(f"CIFAR has 10 or 100 classes, not {num_classes}")
+    (xtr, ytr), (xte, yte) = _keras_load(f"cifar{num_classes}")
+    return (xtr, ytr.reshape(-1)), (xte, yte.reshape(-1))
+
+
+def channel_stats(x):
+    """Per-channel mean and standard deviation of uint8 images scaled to [0, 1]."""
+    x = x.reshape(len(x), -1, x.shape[-1] if x.ndim == 4 else 1).astype(np.float64) / 255.0
+    return x.mean(axis=(0, 1)).astype(np.float32), x.std(axis=(0, 1)).astype(np.float32)
+
+
+def subset(x, y, n, seed=0):
+    """The first ``n`` examples of a fixed random permutation (the same for every run seed)."""
+    if n is None or n >= len(x):
+        return x, y
+    if n <= 0:
+        raise ValueError(f"--train-subset must be positive, got {n}")
+    idx = np.random.default_rng(seed).permutation(len(x))[:n]
+    return x[idx], y[idx]
+
+
+def _augment_cifar(image, seed):
+    """He et al.'s augmentation of one uint8 32x32x3 image: zero-pad 4, random 32x32 crop, random flip."""
+    padded = tf.image.pad_to_bounding_box(image, 4, 4, 40, 40)
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    cropped = tf.image.stateless_random_crop(padded, (32, 32, 3), seed=seeds[0])
+    return tf.image.stateless_random_flip_left_right(cropped, seed=seeds[1])
+
+
+def array_pipeline(x, y, batch_size, seed, start_epoch=0, epochs=1, augment=None):
+    """Training batches for epochs ``start_epoch..epochs-1`` from in-memory uint8 arrays.
+
+    Epoch ``e`` is a permutation seeded by ``(seed, e)``; ``augment(image, seed)`` (if given) gets a
+    per-example stateless seed derived from ``(seed, e, index)``. Partial final batches are kept.
+    """
+    x = x if x.ndim == 4 else x[..., None]
+    images, labels = tf.constant(x), tf.constant(y.astype(np.int32))
+
+    def one_epoch(epoch):
+        order = tf.random.experimental.stateless_shuffle(tf.range(len(x), dtype=tf.int64),
+                                                        seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        ds = tf.data.Dataset.from_tensor_slices(order)
+        if augment is None:
+            return ds.batch(batch_size).map(lambda i: (tf.gather(images, i), tf.gather(labels, i)),
+                                            num_parallel_calls=AUTOTUNE)
+        return ds.map(lambda i: (augment(images[i], tf.stack([seed * 1_000_003 + epoch, i])), labels[i]),
+                      num_parallel_calls=AUTOTUNE).batch(batch_size)
+
+    epochs_ds = tf.data.Dataset.range(start_epoch, epochs)
+    return epochs_ds.flat_map(lambda e: one_epoch(tf.cast(e, tf.int64))).prefetch(AUTOTUNE)
+
+
+def _normalizer(mean, std):
+    mean, std = tf.constant(mean, tf.float32), tf.constant(std, tf.float32)
+    return lambda images, labels: ((tf.cast(images, tf.float32) / 255.0 - mean) / std, labels)
+
+
+class Data:
+    """A dataset ready for ``model.fit``: ``train(batch_size, seed, start_epoch, epochs)`` and ``test(batch_size)``.
+
+    Attributes: ``name``, ``input_shape``, ``num_classes``, ``train_size``, ``steps_per_epoch(batch_size)``.
+    """
+
+    def __init__(self, name, train_fn, test_fn, input_shape, num_classes, train_size):
+        self.name, self._train_fn, self._test_fn = name, train_fn, test_fn
+        self.input_shape, self.num_classes, self.train_size = input_shape, num_classes, train_size
+
+    def steps_per_epoch(self, batch_size):
+        return -(-self.train_size // batch_size)
+
+    def train(self, batch_size, seed=0, start_epoch=0, epochs=1):
+        return self._train_fn(batch_size, seed, start_epoch, epochs)
+
+    def test(self, batch_size=1000):
+        return self._test_fn(batch_size)
+
+
+def _from_arrays(name, train, test, num_classes, augment=None):
+    (xtr, ytr), (xte, yte) = train, test
+    mean, std = channel_stats(xtr)
+    norm = _normalizer(mean, std)
+    xte = xte if xte.ndim == 4 else xte[..., None]
+
+    def train_fn(batch_size, seed, start_epoch, epochs):
+        ds = array_pipeline(xtr, ytr, batch_size, seed, start_epoch, epochs, augment)
+        return ds.map(norm, num_parallel_calls=AUTOTUNE)
+
+    def test_fn(batch_size):
+        ds = tf.data.Dataset.from_tensor_slices((xte, yte.astype(np.int32))).batch(batch_size)
+        return ds.map(norm, num_parallel_calls=AUTOTUNE).cache().prefetch(AUTOTUNE)
+
+    return Data(name, train_fn, test_fn, xte.shape[1:], num_classes, len(xtr))
+
+
+def _imagenet():
+    """ImageNet 2012 through tensorflow-datasets (needs the manual download; see module docstring)."""
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:
+        raise DatasetUnavailable("ImageNet needs tensorflow-datasets: pip install 'tfquant[imagenet]'") from None
+    try:
+        builder = tfds.builder("imagenet2012")
+        builder.download_and_prepare()
+    except Exception as e:  # tfds raises AssertionError/FileNotFoundError/... when the manual files are missing
+        raise DatasetUnavailable(
+            f"ImageNet 2012 is not prepared ({type(e).__name__}: {e}). Download ILSVRC2012_img_train.tar and "
+            f"ILSVRC2012_img_val.tar from image-net.org into ~/tensorflow_datasets/downloads/manual/ "
+            f"and rerun.") from None
+    mean, std = tf.constant(IMAGENET_MEAN), tf.constant(IMAGENET_STD)
+
+    def train_map(image, label, seed):
+        seeds = tf.random.experimental.stateless_split(seed, 2)
+        begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
+            tf.shape(image), tf.zeros((1, 0, 4)), seed=seeds[0], area_range=(0.08, 1.0),
+            aspect_ratio_range=(3 / 4, 4 / 3), use_image_if_no_bounding_boxes=True)
+        image = tf.image.resize(tf.slice(image, begin, size), (224, 224))
+        image = tf.image.stateless_random_flip_left_right(image, seed=seeds[1])
+        return (image / 255.0 - mean) / std, label
+
+    def test_map(image, label):
+        image = tf.image.resize(image, (256, 256))[16:240, 16:240]
+        return (image / 255.0 - mean) / std, label
+
+    def train_fn(batch_size, seed, start_epoch, epochs):
+        def one_epoch(epoch):
+            ds = builder.as_dataset(split="train", as_supervised=True, shuffle_files=False)
+            ds = ds.shuffle(10_000, seed=seed * 1_000_003 + epoch).enumerate()
+            return ds.map(lambda i, ex: train_map(*ex, tf.stack([seed * 1_000_003 + epoch, i])),
+                          num_parallel_calls=AUTOTUNE).batch(batch_size)
+        return tf.data.Dataset.range(start_epoch, epochs).flat_map(one_epoch).prefetch(AUTOTUNE)
+
+    def test_fn(batch_size):
+        ds = builder.as_dataset(split="validation", as_supervised=True)
+        return ds.map(test_map, num_parallel_calls=AUTOTUNE).batch(batch_size).prefetch(AUTOTUNE)
+
+    size = builder.info.splits["train"].num_examples
+    return Data("imagenet", train_fn, test_fn, (224, 224, 3), 1000, size)
+
+
+DATASETS = ("fashion_mnist", "cifar10", "cifar100", "imagenet")
+
+
+def load(name, train_subset=None):
+    """The ``Data`` for ``name`` (one of ``DATASETS``), optionally on a fixed random training subset."""
+    if name == "fashion_mnist":
+        train, test = load_fashion_mnist()
+        return _from_arrays(name, subset(*train, train_subset), test, 10)
+    if name in ("cifar10", "cifar100"):
+        classes = int(name[5:])
+        train, test = load_cifar(classes)
+        return _from_arrays(name, subset(*train, train_subset), test, classes, augment=_augment_cifar)
+    if name == "imagenet":
+        if train_subset is not None:
+            raise ValueError("--train-subset is not supported for imagenet")
+        return _imagenet()
+    raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
