@@ -1,0 +1,319 @@
+"""R, SR and BC (Li et al. 2017, section 3) as one mixin over any Keras 3 optimizer.
+
+For a variable chosen for quantization (see `tfquant.layers`), with ``step`` whatever the base optimizer
+computes from the gradient (SGD, momentum, Adam, Lion, ...):
+
+* R,  eq. (4): the variable holds quantized weights;  ``w <- Qd(w - alpha * step)``.
+* SR, eq. (6): ``w <- Qs(w - alpha * step)``.
+* BC, eq. (7): a full-precision buffer ``w_r`` takes the updates and the model computes with ``Q(w_r)``:
+  ``w_r <- clip(w_r - alpha * step(grad f(Q(w_r))))``, ``w <- Q(w_r)``, with ``Q = Qd`` (default) or ``Qs``.
+
+Every other variable gets the base optimizer's plain update. The method composes with the base instead of
+being copied into it: ``quantized(keras.optimizers.Lion, "sr")`` is SR-Lion.
+
+How the base optimizer's features keep their meaning:
+
+* decoupled ``weight_decay`` shrinks BC's full-precision buffer (not the binary weights, where it would be
+  lost at the next rounding); for R and SR it shrinks the weights before they are rounded;
+* ``clipnorm``/``clipvalue``/``global_clipnorm``, learning-rate schedules, ``gradient_accumulation_steps``
+  and ``LossScaleOptimizer`` act on gradients and work unchanged;
+* ``use_ema`` averages BC's full-precision buffers (R/SR: the quantized weights); when the average is
+  written into the model at the end of ``fit`` it is rounded back onto the grid. ``ema_overwrite_frequency``
+  (writing averages into the model during training) is refused: it would train off the grid;
+* non-finite gradient entries of a quantized variable are replaced by 0 (the weights stay on the grid and
+  the optimizer's moments stay finite); other variables are left to the base optimizer, as in plain Keras.
+
+Randomness for SR (and BC with ``rounding="stochastic"``) is a pure function of (seed, step, variable
+index) (`tfquant.counter_rng`): nothing to save but the seed (in the config) and the step (an optimizer
+variable), identical on every replica and every backend, and a resumed run draws the same noise.
+"""
+
+import contextlib
+import random
+
+import keras
+from keras import ops
+
+from tfquant import counter_rng
+from tfquant import layers
+from tfquant import quantizers as quantizers_lib
+
+METHODS = {"bc": "BC", "sr": "SR", "r": "R"}
+_ROUNDING = {"bc": ("deterministic", "stochastic"), "sr": ("stochastic",), "r": ("deterministic",)}
+_BUILD_STEP = -1  # the noise stream of the initial rounding in build(); real steps count from 0
+
+
+class QuantizedOptimizer:
+    """Mixin that turns a Keras optimizer into its R, SR or BC version (`method`, set by `quantized`).
+
+    Args:
+        quantizer: the grid, `tfquant.Binary(delta=1.0)` (default), `tfquant.Uniform(delta, bits)`, or
+            (BC only) `tfquant.ScaledBinary()`.
+        quantize: which variables: "conv" (default, conv kernels as in the paper), "all", a callable
+            ``f(keras.Variable) -> bool | Quantizer``, or a dict ``{variable.path: Quantizer}``.
+            Layers tagged with `tfquant.quantize_weights` use their own quantizer.
+        seed: int seed of the stochastic rounding noise (drawn at random when None; kept in the config).
+        rounding: BC only, "deterministic" (default, ``Qd(w_r)``) or "stochastic" (``Qs(w_r)``).
+        **kwargs: the base optimizer's arguments (learning_rate, weight_decay, clipnorm, ...).
+    """
+
+    method = None
+
+    def __init__(self, *args, quantizer=None, quantize="conv", seed=None, rounding=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.quantizer = quantizers_lib.Binary() if quantizer is None else quantizers_lib.get(quantizer)
+        self.quantize = layers.check_rule(quantize)
+        self.seed = _check_seed(random.SystemRandom().randrange(2**31) if seed is None else seed)
+        self.rounding = _check_rounding(self.method, rounding)
+        if isinstance(self.quantizer, quantizers_lib.ScaledBinary) and self.method != "bc":
+            raise ValueError(
+                f"tfquant.ScaledBinary() needs BC ({METHODS[self.method]} keeps no full-precision weights "
+                "to take the per-channel scale from). Use a BC optimizer, or tfquant.Binary(delta)."
+            )
+        if self.ema_overwrite_frequency:
+            raise ValueError(
+                "ema_overwrite_frequency would write averaged, off-grid weights into the model during "
+                "training. Use use_ema=True alone: the average is rounded onto the grid when fit() ends."
+            )
+
+    # -- selection and state -------------------------------------------------------------------------
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        with _outside_traced_function():
+            self._build_quantization(variables)
+
+    def _build_quantization(self, variables):
+        chosen = layers.resolve(list(variables), self.quantize, self.quantizer)
+        buffers, buffer_index = [], {}
+        for index, (variable, quantizer) in enumerate(zip(variables, chosen)):
+            buffer = None
+            if quantizer is not None and self.method == "bc":
+                buffer = self.add_variable_from_reference(variable, name="full_precision")
+                buffer.assign(quantizer.clip(ops.convert_to_tensor(variable)))
+                buffer_index[self._var_key(buffer)] = index
+            buffers.append(buffer)
+        self._quantizers = chosen
+        self._full_precision = buffers
+        self._buffer_index = buffer_index
+        for index, (variable, quantizer) in enumerate(zip(variables, chosen)):
+            if quantizer is not None:
+                source = buffers[index] if buffers[index] is not None else variable
+                variable.assign(self._round(quantizer, ops.convert_to_tensor(source), index, _BUILD_STEP))
+
+    def quantizer_for(self, variable):
+        """The quantizer this optimizer applies to `variable`, or None if it trains it in full precision."""
+        return self._quantizers[self._index(variable)]
+
+    def full_precision(self, variable):
+        """BC's full-precision buffer ``w_r`` of `variable` (a `keras.Variable`; the model holds ``Q(w_r)``)."""
+        if self.method != "bc":
+            raise ValueError(
+                f"{type(self).__name__} uses {METHODS[self.method]}, which keeps no full-precision copy: the "
+                "variable itself holds the quantized weights. Only BC optimizers have full_precision()."
+            )
+        buffer = self._full_precision[self._index(variable)]
+        if buffer is None:
+            raise ValueError(f"'{variable.path}' is not quantized by this optimizer, so it has no buffer.")
+        return buffer
+
+    def _index(self, variable):
+        if not self.built:
+            raise ValueError("The optimizer is not built yet: call fit(), apply() or optimizer.build(variables).")
+        try:
+            return self._get_variable_index(variable)
+        except KeyError:
+            raise ValueError(f"'{getattr(variable, 'path', variable.name)}' is not trained by this optimizer.")
+
+    def _get_variable_index(self, variable):
+        # BC runs the base update on the buffer: it shares the slots (moments) of its model variable.
+        key = self._var_key(variable)
+        buffer_index = getattr(self, "_buffer_index", {})
+        return buffer_index[key] if key in buffer_index else super()._get_variable_index(variable)
+
+    # -- the update ------------------------------------------------------------------------------------
+    def update_step(self, gradient, variable, learning_rate):
+        index = self._get_variable_index(variable)
+        quantizer = self._quantizers[index]
+        if quantizer is None:
+            return super().update_step(gradient, variable, learning_rate)
+        gradient = ops.convert_to_tensor(gradient)
+        gradient = ops.where(ops.isfinite(gradient), gradient, ops.zeros_like(gradient))
+        buffer = self._full_precision[index]
+        if buffer is None:  # R, SR: w <- Q(w - alpha * step)
+            super().update_step(gradient, variable, learning_rate)
+            self.assign(variable, self._round(quantizer, ops.convert_to_tensor(variable), index))
+            return
+        # BC: w_r <- clip(w_r - alpha * step), w <- Q(w_r)
+        if self.weight_decay is not None and self._use_weight_decay(self._trainable_variables[index]):
+            decay = ops.cast(self.weight_decay, buffer.dtype) * ops.cast(learning_rate, buffer.dtype)
+            self.assign_sub(buffer, ops.convert_to_tensor(buffer) * decay)
+        super().update_step(gradient, buffer, learning_rate)
+        full_precision = quantizer.clip(ops.convert_to_tensor(buffer))
+        self.assign(buffer, full_precision)
+        self.assign(variable, self._round(quantizer, full_precision, index))
+
+    def _round(self, quantizer, w, index, step=None):
+        if self.rounding == "deterministic":
+            return quantizer.deterministic(w)
+        step = self.iterations if step is None else step
+        return quantizer.stochastic(w, counter_rng.uniform(w.shape, self.seed, step, index, w.dtype))
+
+    def _apply_weight_decay(self, variables):
+        # BC decays its buffer inside update_step; decaying Q(w_r) would be undone by the next rounding.
+        if self.built and self.method == "bc":
+            variables = [v for v in variables if self._full_precision[self._get_variable_index(v)] is None]
+        super()._apply_weight_decay(variables)
+
+    # -- exponential moving average ----------------------------------------------------------------------
+    def _update_model_variables_moving_average(self, trainable_variables):
+        if self.method == "bc":
+            trainable_variables = [
+                v if buffer is None else buffer for v, buffer in zip(trainable_variables, self._full_precision)
+            ]
+        super()._update_model_variables_moving_average(trainable_variables)
+
+    def finalize_variable_values(self, var_list):
+        super().finalize_variable_values(var_list)
+        if not self.use_ema:
+            return
+        for variable in var_list:
+            index = self._get_variable_index(variable)
+            quantizer, buffer = self._quantizers[index], self._full_precision[index]
+            if quantizer is None:
+                continue
+            average = ops.convert_to_tensor(variable)
+            if buffer is not None:
+                average = quantizer.clip(average)
+                buffer.assign(average)
+            variable.assign(quantizer.deterministic(average))
+
+    # -- serialization -----------------------------------------------------------------------------------
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            quantizer=keras.saving.serialize_keras_object(self.quantizer),
+            quantize=self._serialized_selection(),
+            seed=self.seed,
+        )
+        if self.method == "bc":
+            config["rounding"] = self.rounding
+        return config
+
+    def _serialized_selection(self):
+        # Once built, the selection is recorded by path, so a reload picks exactly the same variables
+        # (and restores the optimizer's variables, which Keras matches by position) without tags or callables.
+        if self.built:
+            return {
+                v.path: keras.saving.serialize_keras_object(q)
+                for v, q in zip(self._trainable_variables, self._quantizers)
+                if q is not None
+            }
+        if isinstance(self.quantize, dict):
+            return {p: keras.saving.serialize_keras_object(q) for p, q in self.quantize.items()}
+        if callable(self.quantize):
+            return keras.saving.serialize_keras_object(self.quantize)
+        return self.quantize
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        if isinstance(config.get("quantize"), dict) and "class_name" in config["quantize"]:
+            config["quantize"] = keras.saving.deserialize_keras_object(
+                config["quantize"], custom_objects=custom_objects
+            )
+        return super().from_config(config, custom_objects=custom_objects)
+
+
+def _outside_traced_function():
+    """Build-time assignments run once, now, instead of becoming ops of the function being traced.
+
+    On TensorFlow, `fit` without a distribution strategy builds the optimizer while tracing the train
+    step; lifting the initial rounding out of the trace (`tf.init_scope`, the one TensorFlow call of the
+    library) makes it happen before the first forward pass executes. JAX and PyTorch build eagerly.
+    """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.init_scope()
+    return contextlib.nullcontext()
+
+
+def _check_seed(seed):
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"`seed` must be an int (or None for a random one), got seed={seed!r}.")
+    return seed
+
+
+def _check_rounding(method, rounding):
+    allowed = _ROUNDING[method]
+    if rounding is None:
+        return allowed[0]
+    if rounding not in allowed:
+        hint = "BC accepts 'deterministic' or 'stochastic'" if method == "bc" else (
+            f"{METHODS[method]} always rounds {allowed[0]}ally; `rounding=` is a BC option"
+        )
+        raise ValueError(f"rounding={rounding!r} is not valid for {METHODS[method]}: {hint}.")
+    return rounding
+
+
+_CLASSES = {}
+
+
+def quantized(optimizer_class, method):
+    """The quantizing version of any Keras optimizer class: ``quantized(keras.optimizers.Lion, "sr")``.
+
+    `method` is "bc", "sr" or "r". The class is named e.g. ``SRLion`` and registered for `.keras` files as
+    ``tfquant>SRLion`` (classes of all built-in Keras optimizers are registered when tfquant is imported;
+    call `quantized` for your own optimizer class before loading a model saved with it).
+    """
+    key = str(method).lower()
+    if key not in METHODS:
+        raise ValueError(f"method={method!r} is not one of 'bc' (BinaryConnect), 'sr' (stochastic rounding), 'r'.")
+    if not (isinstance(optimizer_class, type) and issubclass(optimizer_class, keras.optimizers.Optimizer)):
+        raise ValueError(
+            f"quantized() takes a Keras optimizer class such as keras.optimizers.Adam, got {optimizer_class!r}."
+        )
+    if issubclass(optimizer_class, QuantizedOptimizer):
+        raise ValueError(f"{optimizer_class.__name__} already quantizes ({METHODS[optimizer_class.method]}).")
+    if issubclass(optimizer_class, keras.optimizers.LossScaleOptimizer):
+        raise ValueError(
+            "Wrap the other way round: keras.optimizers.LossScaleOptimizer(tfquant.BCAdam(...))."
+        )
+    if (optimizer_class, key) not in _CLASSES:
+        name = METHODS[key] + optimizer_class.__name__
+        doc = (
+            f"{name}: {optimizer_class.__name__} with {METHODS[key]} weight quantization "
+            f"(Li et al. 2017, eq. {({'r': 4, 'sr': 6, 'bc': 7})[key]}).\n\n" + QuantizedOptimizer.__doc__
+        )
+        cls = type(name, (QuantizedOptimizer, optimizer_class), {"method": key, "__doc__": doc, "__module__": __name__})
+        _CLASSES[(optimizer_class, key)] = keras.saving.register_keras_serializable("tfquant", name)(cls)
+    return _CLASSES[(optimizer_class, key)]
+
+
+def _builtin_optimizer_classes():
+    for name in dir(keras.optimizers):
+        candidate = getattr(keras.optimizers, name)
+        if (
+            isinstance(candidate, type)
+            and issubclass(candidate, keras.optimizers.Optimizer)
+            and candidate not in (keras.optimizers.Optimizer, keras.optimizers.LossScaleOptimizer)
+        ):
+            yield candidate
+
+
+for _base in _builtin_optimizer_classes():
+    for _method in METHODS:
+        quantized(_base, _method)
+
+BCAdam = quantized(keras.optimizers.Adam, "bc")
+SRAdam = quantized(keras.optimizers.Adam, "sr")
+RAdam = quantized(keras.optimizers.Adam, "r")
+BCSGD = quantized(keras.optimizers.SGD, "bc")
+SRSGD = quantized(keras.optimizers.SGD, "sr")
+RSGD = quantized(keras.optimizers.SGD, "r")
+RAdam.__doc__ = (
+    "RAdam: the paper's R-ADAM, Adam followed by deterministic rounding (eq. 4).\n\n"
+    "Not Rectified Adam (Liu et al. 2019), which shares the acronym elsewhere.\n\n" + QuantizedOptimizer.__doc__
+)

@@ -1,0 +1,233 @@
+"""Quantization grids and rounding (Li et al. 2017, section 3).
+
+Each rounding rule is a pure function in `keras.ops`; each grid is a small serializable class that names
+its rule, its domain and its bit width. Rounding always clips to the grid's domain first ("finite domains
+clip to the grid's end points"), so results are on the grid whatever the input.
+
+Deterministic rounding, eq. (3):   Qd(w) = sign(w) * Delta * floor(|w| / Delta + 1/2)
+Stochastic rounding, eq. (5):      Qs(w) = Delta * (floor(w/Delta) + 1)  with probability p = w/Delta - floor(w/Delta)
+                                           Delta * floor(w/Delta)          otherwise,    so  E[Qs(w)] = w.
+Binary grid {-Delta, +Delta}:      Qd(w) = Delta * sign(w)   (sign(0) = +1),
+                                   Qs(w) = +Delta with probability (clip(w, -Delta, Delta) / Delta + 1) / 2.
+"""
+
+import keras
+from keras import ops
+
+# Values within this many grid steps of a grid point are taken to be on it before stochastic rounding.
+# Without it, a weight that sits on the grid but reads k*Delta/Delta = k - 1ulp in float32 would move to a
+# neighbour with probability 2**-24 per step: rare, but certain over a long run of a large network.
+_SNAP = 1e-5
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Pure functions
+# ---------------------------------------------------------------------------------------------------------
+def _snap_to_integer(x):
+    nearest = ops.round(x)
+    return ops.where(ops.abs(x - nearest) < _SNAP, nearest, x)
+
+
+def round_deterministic(w, delta, levels=None):
+    """Eq. (3): ``sign(w) * Delta * floor(|w| / Delta + 1/2)``, clipped to ``[-levels*Delta, levels*Delta]``.
+
+    `levels=None` is the unbounded grid ``Delta * Z``.
+    """
+    steps = ops.sign(w) * ops.floor(ops.abs(w) / delta + 0.5)
+    if levels is not None:
+        steps = ops.clip(steps, -levels, levels)
+    return steps * delta
+
+
+def round_stochastic(w, delta, noise, levels=None):
+    """Eq. (5): round ``w/Delta`` up with probability ``w/Delta - floor(w/Delta)``, down otherwise.
+
+    `noise` is uniform in [0, 1) with the shape of `w`. ``floor(x + u)`` with ``u ~ U[0, 1)`` is up with
+    probability ``x - floor(x)``, so ``E[Qs(w)] = w`` inside the domain.
+    """
+    x = w / delta
+    if levels is not None:
+        x = ops.clip(x, -levels, levels)
+    return ops.floor(_snap_to_integer(x) + noise) * delta
+
+
+def binarize_deterministic(w, delta):
+    """``Delta * sign(w)`` with ``sign(0) = +1`` (0 is not on the binary grid)."""
+    return ops.cast(ops.where(w >= 0, delta, -delta), w.dtype)
+
+
+def binarize_stochastic(w, delta, noise):
+    """``+Delta`` with probability ``p = (clip(w, -Delta, Delta)/Delta + 1)/2``, else ``-Delta``; E = clip(w)."""
+    p = (ops.clip(w / delta, -1.0, 1.0) + 1.0) / 2.0
+    return ops.cast(ops.where(noise < p, delta, -delta), w.dtype)
+
+
+def channel_scale(w):
+    """BWN scale: mean |w| over every axis but the last (the output channel of Keras conv/dense kernels)."""
+    if len(w.shape) < 2:
+        return ops.mean(ops.abs(w))
+    return ops.mean(ops.abs(w), axis=tuple(range(len(w.shape) - 1)))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Grids
+# ---------------------------------------------------------------------------------------------------------
+class Quantizer:
+    """A grid with its two rounding rules.
+
+    Subclasses define `deterministic(w)`, `stochastic(w, noise)`, `clip(w)` (the domain BC's full-precision
+    buffer lives in), `on_grid(w)` (bool tensor) and `bits` (storage bits per weight, None if unbounded).
+    """
+
+    bits = None
+
+    def __call__(self, w):
+        return self.deterministic(w)
+
+    def round(self, w, rounding, noise=None):
+        """``deterministic(w)`` or ``stochastic(w, noise)`` by name."""
+        return self.deterministic(w) if rounding == "deterministic" else self.stochastic(w, noise)
+
+    def get_config(self):
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self):
+        return hash((type(self).__name__, tuple(sorted(self.get_config().items()))))
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _check_delta(delta):
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
+        raise ValueError(f"`delta` must be a positive number (the grid step), got delta={delta!r}.")
+    return float(delta)
+
+
+@keras.saving.register_keras_serializable(package="tfquant")
+class Binary(Quantizer):
+    """The binary grid ``{-Delta, +Delta}`` (1 bit). The paper's default, with ``Delta = 1``."""
+
+    bits = 1
+
+    def __init__(self, delta=1.0):
+        self.delta = _check_delta(delta)
+
+    def deterministic(self, w):
+        return binarize_deterministic(w, self.delta)
+
+    def stochastic(self, w, noise):
+        return binarize_stochastic(w, self.delta, noise)
+
+    def clip(self, w):
+        return ops.clip(w, -self.delta, self.delta)
+
+    def on_grid(self, w):
+        return ops.equal(ops.abs(w), self.delta)
+
+    def get_config(self):
+        return {"delta": self.delta}
+
+
+@keras.saving.register_keras_serializable(package="tfquant")
+class Uniform(Quantizer):
+    """The symmetric uniform grid ``{-L, ..., L} * Delta`` with ``L = 2**(bits-1) - 1``.
+
+    ``bits=2`` is ternary ``{-Delta, 0, Delta}``, ``bits=3`` is ``{-3..3} * Delta``. ``bits=None`` is the
+    unbounded grid ``Delta * Z`` of the paper's theory (no clipping).
+    """
+
+    def __init__(self, delta, bits=None):
+        self.delta = _check_delta(delta)
+        if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or bits < 2):
+            raise ValueError(
+                f"`bits` must be an integer >= 2 or None (unbounded grid), got bits={bits!r}. "
+                "For 1 bit use tfquant.Binary(delta)."
+            )
+        self.bits = bits
+
+    @property
+    def levels(self):
+        """L, the largest grid index; None for the unbounded grid."""
+        return None if self.bits is None else 2 ** (self.bits - 1) - 1
+
+    def deterministic(self, w):
+        return round_deterministic(w, self.delta, self.levels)
+
+    def stochastic(self, w, noise):
+        return round_stochastic(w, self.delta, noise, self.levels)
+
+    def clip(self, w):
+        if self.levels is None:
+            return w
+        bound = self.levels * self.delta
+        return ops.clip(w, -bound, bound)
+
+    def on_grid(self, w):
+        steps = w / self.delta
+        on = ops.less(ops.abs(steps - ops.round(steps)), 1e-4)
+        if self.levels is not None:
+            on = ops.logical_and(on, ops.less_equal(ops.abs(steps), self.levels + 1e-4))
+        return on
+
+    def get_config(self):
+        return {"delta": self.delta, "bits": self.bits}
+
+
+@keras.saving.register_keras_serializable(package="tfquant")
+class ScaledBinary(Quantizer):
+    """Per-output-channel scaled binary (BWN, Rastegari et al. 2016): ``Q(w) = s_c * sign(w)``,
+    ``s_c = mean |w|`` over the kernel entries of output channel ``c`` (the last axis).
+
+    Meant for BC, where `w` is the full-precision buffer: the scale follows the buffer's magnitude, so the
+    buffer is not clipped. Stochastic rounding binarizes ``w / s_c`` as `Binary(1)` does, then rescales.
+    """
+
+    bits = 1
+
+    def __init__(self):
+        pass
+
+    def deterministic(self, w):
+        return binarize_deterministic(w, 1.0) * channel_scale(w)
+
+    def stochastic(self, w, noise):
+        scale = channel_scale(w)
+        return binarize_stochastic(w / ops.maximum(scale, 1e-12), 1.0, noise) * scale
+
+    def clip(self, w):
+        return w
+
+    def on_grid(self, w):
+        magnitude = ops.abs(w)
+        if len(w.shape) < 2:
+            peak = ops.max(magnitude)
+        else:
+            peak = ops.max(magnitude, axis=tuple(range(len(w.shape) - 1)))
+        return ops.less_equal(ops.abs(magnitude - peak), 1e-6 * ops.maximum(peak, 1e-30))
+
+    def get_config(self):
+        return {}
+
+
+def get(identifier):
+    """A quantizer from a `Quantizer`, its config dict, or a name ("binary", "scaled_binary")."""
+    if isinstance(identifier, Quantizer):
+        return identifier
+    if isinstance(identifier, dict):
+        return keras.saving.deserialize_keras_object(identifier)
+    names = {"binary": Binary, "scaled_binary": ScaledBinary}
+    if isinstance(identifier, str) and identifier.lower() in names:
+        return names[identifier.lower()]()
+    raise ValueError(
+        f"Unknown quantizer {identifier!r}: pass tfquant.Binary(delta), tfquant.Uniform(delta, bits), "
+        "tfquant.ScaledBinary(), or one of the names 'binary', 'scaled_binary'."
+    )
