@@ -1,0 +1,79 @@
+"""Keras model -> base TFLite flatbuffer (float32 or full-integer int8), with a fixed batch of 1.
+
+The batch is fixed because TFLite Micro needs static shapes and LiteRT.js rejects a dynamic batch.
+Full-integer int8 uses per-channel int8 filters (symmetric: a `±s_c` binary channel becomes exactly
+`±127`, zero point 0), int8 activations calibrated on the given inputs, and float input/output
+(QUANTIZE/DEQUANTIZE at the ends). Dense layers are quantized per tensor, because tflite-runtime
+2.14 rejects per-channel FULLY_CONNECTED (version 12).
+"""
+import contextlib
+import io
+
+import numpy as np
+
+from .errors import ExportError
+from .interpreters import silenced
+
+
+def input_shape(model):
+    """Shape of the single input without its batch dimension; refuses what cannot be exported."""
+    inputs = getattr(model, "inputs", None)
+    if not inputs:
+        raise ExportError("the model has no defined input; build it (call it once on data or use "
+                          "keras.Input) before exporting")
+    if len(inputs) != 1:
+        raise ExportError(f"the model has {len(inputs)} inputs; the exporter handles single-input models")
+    shape = tuple(inputs[0].shape[1:])
+    if any(d is None for d in shape):
+        raise ExportError(f"input shape {shape} has unknown dimensions; give keras.Input a full shape")
+    return shape
+
+
+def _fixed_batch(model):
+    import keras
+    shape = input_shape(model)
+    inputs = keras.Input(batch_shape=(1,) + shape, dtype=model.inputs[0].dtype)
+    outputs = model(inputs, training=False)
+    if isinstance(outputs, (list, tuple, dict)):
+        raise ExportError("the model has several outputs; the exporter handles single-output models")
+    return keras.Model(inputs, outputs)
+
+
+def to_tflite(model, int8=False, calibration=None):
+    """Convert `model` to TFLite bytes; `int8=True` needs `calibration` inputs of shape (N, ...)."""
+    import tensorflow as tf
+    converter = tf.lite.TFLiteConverter.from_keras_model(_fixed_batch(model))
+    if int8:
+        samples = calibration_samples(model, calibration)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([s[None]] for s in samples)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = True
+    with _quiet():
+        try:
+            return converter.convert()
+        except Exception as error:  # the converter's errors are long MLIR dumps: keep the first line
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ExportError(f"the TFLite converter failed: {first}") from error
+
+
+def calibration_samples(model, calibration):
+    """Calibration inputs as float32 of shape (N, *input shape); clear errors for missing/bad ones."""
+    shape = input_shape(model)
+    if calibration is None:
+        raise ExportError("int8 formats need calibration inputs: pass calibration= (or --calibration "
+                          f"INPUTS.npy), an array of shape (N, {', '.join(map(str, shape))}) of real inputs")
+    samples = np.asarray(calibration, dtype=np.float32)
+    if samples.shape[1:] != shape or samples.shape[0] < 1:
+        raise ExportError(f"calibration inputs have shape {samples.shape}; expected (N, "
+                          f"{', '.join(map(str, shape))}) with N >= 1")
+    if not np.all(np.isfinite(samples)):
+        raise ExportError("calibration inputs contain NaN or infinity")
+    return samples
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence the converter's printouts ('Saved artifact ...' from Python, calibration from C++)."""
+    with contextlib.redirect_stdout(io.StringIO()), silenced():
+        yield

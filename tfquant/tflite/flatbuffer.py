@@ -1,0 +1,143 @@
+"""Read, edit and write TFLite flatbuffers as mutable object trees.
+
+Uses the schema TensorFlow ships (`tensorflow.lite.python.schema_py_generated`) with the `flatbuffers`
+package. Buffers are written 16-byte aligned, as the converter writes them, so that firmware reading
+the file in place (TFLite Micro) never sees a misaligned int32 bias.
+"""
+import flatbuffers
+import numpy as np
+from tensorflow.lite.python import schema_py_generated as schema
+
+OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+TYPE_NAMES = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+NUMPY_TYPES = {
+    schema.TensorType.FLOAT32: np.float32, schema.TensorType.INT32: np.int32,
+    schema.TensorType.INT8: np.int8, schema.TensorType.UINT8: np.uint8,
+    schema.TensorType.INT64: np.int64, schema.TensorType.INT16: np.int16,
+}
+_ALIGN = 16
+
+
+def read(model_bytes):
+    """Parse TFLite bytes into a `schema.ModelT` tree."""
+    return schema.ModelT.InitFromPackedBuf(bytearray(model_bytes), 0)
+
+
+def write(model):
+    """Serialize a `schema.ModelT` tree to TFLite bytes (file identifier TFL3)."""
+    model.buffers = [_aligned(b) for b in model.buffers]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+class _AlignedBuffer(schema.BufferT):
+    """A buffer whose data vector starts on a 16-byte boundary."""
+
+    def Pack(self, builder):
+        data = None
+        if self.data is not None and len(self.data):
+            raw = np.asarray(self.data, dtype=np.uint8).tobytes()
+            builder.StartVector(1, len(raw), _ALIGN)
+            builder.head -= len(raw)
+            builder.Bytes[builder.head:builder.head + len(raw)] = raw
+            data = builder.EndVector()
+        schema.BufferStart(builder)
+        if data is not None:
+            schema.BufferAddData(builder, data)
+        schema.BufferAddOffset(builder, self.offset)
+        schema.BufferAddSize(builder, self.size)
+        return schema.BufferEnd(builder)
+
+
+def _aligned(buffer):
+    out = _AlignedBuffer()
+    out.data, out.offset, out.size = buffer.data, buffer.offset, buffer.size
+    return out
+
+
+def op_name(model, op):
+    """Builtin operator name of `op`, e.g. 'CONV_2D'."""
+    code = model.operatorCodes[op.opcodeIndex]
+    return OP_NAMES.get(max(code.builtinCode, code.deprecatedBuiltinCode), "CUSTOM")
+
+
+def tensor_name(tensor):
+    return tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
+
+
+def constant(model, tensor):
+    """The constant value of `tensor` as a NumPy array, or None when the tensor is computed."""
+    data = model.buffers[tensor.buffer].data
+    if data is None or len(data) == 0 or tensor.type not in NUMPY_TYPES:
+        return None
+    flat = np.frombuffer(np.asarray(data, dtype=np.uint8).tobytes(), dtype=NUMPY_TYPES[tensor.type])
+    return flat.reshape([int(d) for d in tensor.shape]) if tensor.shape is not None else flat
+
+
+def buffer_bytes(model, tensor):
+    data = model.buffers[tensor.buffer].data
+    return 0 if data is None else len(data)
+
+
+def consumers(subgraph, tensor_index):
+    """Indices of the operators of `subgraph` that read tensor `tensor_index`."""
+    return [i for i, op in enumerate(subgraph.operators) if tensor_index in list(op.inputs)]
+
+
+def opcode_index(model, builtin):
+    """Index of the operator code for `builtin` (a `schema.BuiltinOperator` value), added if missing."""
+    for i, code in enumerate(model.operatorCodes):
+        if max(code.builtinCode, code.deprecatedBuiltinCode) == builtin:
+            return i
+    code = schema.OperatorCodeT()
+    code.builtinCode, code.deprecatedBuiltinCode, code.version = builtin, min(builtin, 127), 1
+    model.operatorCodes.append(code)
+    return len(model.operatorCodes) - 1
+
+
+def add_tensor(model, subgraph, name, shape, tensor_type, value=None, quantization=None):
+    """Append a tensor (a constant when `value` is given) to `subgraph`; returns its index."""
+    tensor = schema.TensorT()
+    tensor.name = name.encode()
+    tensor.shape = np.asarray(shape, dtype=np.int32)
+    tensor.type = tensor_type
+    tensor.quantization = quantization
+    tensor.buffer = 0
+    if value is not None:
+        set_constant(model, tensor, value)
+    subgraph.tensors.append(tensor)
+    return len(subgraph.tensors) - 1
+
+
+def set_constant(model, tensor, value):
+    """Store `value` (raw bytes or an array of the tensor's type) as the constant data of `tensor`,
+    in its own buffer (a fresh one when the current buffer is empty or shared)."""
+    raw = value if isinstance(value, (bytes, bytearray)) else np.ascontiguousarray(value).tobytes()
+    data = np.frombuffer(raw, dtype=np.uint8).copy()
+    sharing = sum(t.buffer == tensor.buffer for sg in model.subgraphs for t in sg.tensors)
+    if tensor.buffer != 0 and sharing == 1:
+        model.buffers[tensor.buffer].data = data
+        return
+    buffer = schema.BufferT()
+    buffer.data = data
+    model.buffers.append(buffer)
+    tensor.buffer = len(model.buffers) - 1
+
+
+def make_computed(model, tensor):
+    """Turn a constant tensor into a computed one, dropping its data from the file unless another
+    tensor shares the buffer (the converter de-duplicates equal constants)."""
+    index, tensor.buffer = tensor.buffer, 0
+    if not any(t.buffer == index for sg in model.subgraphs for t in sg.tensors):
+        model.buffers[index].data = None
+
+
+def new_op(model, builtin, inputs, outputs, options_type=0, options=None):
+    """A `schema.OperatorT` for builtin operator `builtin` (not yet placed in a subgraph)."""
+    op = schema.OperatorT()
+    op.opcodeIndex = opcode_index(model, builtin)
+    op.inputs = np.asarray(inputs, dtype=np.int32)
+    op.outputs = np.asarray(outputs, dtype=np.int32)
+    op.builtinOptionsType, op.builtinOptions = options_type, options
+    return op

@@ -1,0 +1,61 @@
+"""Check a written .tflite file against the Keras model on LiteRT, and fail loudly when it is off.
+
+Figures, over the verification inputs x_i with Keras outputs y_i and LiteRT outputs ŷ_i:
+- `max_abs_error` = max |ŷ - y|;  `relative_error` = max |ŷ - y| / max |y|;
+- `argmax_agreement` = fraction of samples with argmax ŷ_i = argmax y_i (outputs with >1 value);
+- for packed formats, `max_diff_vs_unpacked`: the same file before packing, both run on LiteRT's
+  builtin kernels (XNNPACK off), where packing must change nothing (int8: bit-identical).
+Limits: float-activation formats `relative_error <= 1e-5`; int8 formats `relative_error <= 0.1` and
+`argmax_agreement >= 0.9` (int8 activations cannot do better in general: report, do not hide).
+"""
+import numpy as np
+
+from . import interpreters
+from .errors import VerificationError
+
+FLOAT_RTOL = 1e-5
+INT8_RTOL = 0.1
+INT8_MIN_AGREEMENT = 0.9
+
+
+def keras_outputs(model, inputs):
+    """The Keras model's outputs in inference mode, as float32 NumPy."""
+    return np.concatenate([np.asarray(model(inputs[i:i + 32], training=False), np.float32)
+                           for i in range(0, len(inputs), 32)])
+
+
+def figures(expected, actual):
+    """Error figures of `actual` against `expected` (both (N, ...))."""
+    error = np.abs(actual.astype(np.float64) - expected)
+    out = {"samples": int(len(expected)), "max_abs_error": float(error.max()),
+           "relative_error": float(error.max() / max(np.abs(expected).max(), 1e-30)),
+           "finite": bool(np.all(np.isfinite(actual)))}
+    if expected[0].size > 1:
+        flat = lambda y: y.reshape(len(y), -1).argmax(axis=1)  # noqa: E731
+        out["argmax_agreement"] = float(np.mean(flat(expected) == flat(actual)))
+    return out
+
+
+def verify(model, tflite_bytes, inputs, int8, unpacked=None):
+    """Figures of `tflite_bytes` on LiteRT against `model`; VerificationError when past the limits."""
+    result = figures(keras_outputs(model, inputs), interpreters.run(tflite_bytes, inputs, "litert"))
+    problems = [] if result["finite"] else ["non-finite outputs"]
+    if int8:
+        if result["relative_error"] > INT8_RTOL:
+            problems.append(f"relative error {result['relative_error']:.3g} > {INT8_RTOL}")
+        if result.get("argmax_agreement", 1.0) < INT8_MIN_AGREEMENT:
+            problems.append(f"argmax agreement {result['argmax_agreement']:.3f} < {INT8_MIN_AGREEMENT}")
+    elif result["relative_error"] > FLOAT_RTOL:
+        problems.append(f"relative error {result['relative_error']:.3g} > {FLOAT_RTOL}")
+    if unpacked is not None:
+        before = interpreters.run(unpacked, inputs, "litert-noxnnpack")
+        after = interpreters.run(tflite_bytes, inputs, "litert-noxnnpack")
+        diff = float(np.abs(after.astype(np.float64) - before).max())
+        result["max_diff_vs_unpacked"] = diff
+        limit = 0.0 if int8 else FLOAT_RTOL * max(np.abs(before).max(), 1e-30)
+        if diff > limit:
+            problems.append(f"packed file differs from the unpacked one by {diff:.3g} (limit {limit:.3g})")
+    if problems:
+        raise VerificationError("verification on LiteRT failed: " + "; ".join(problems)
+                                + f" (figures: {result})", result)
+    return result
