@@ -96,6 +96,9 @@ def read_png(path):
 def load_inputs(paths):
     """Images and labels from the command line: one ``.npz`` (arrays ``x`` and optional ``y``) or image
     files (``.png``, ``.npy``; no labels). Returns ``(images uint8 (N, H, W), labels or None)``."""
+    for path in paths:
+        if not os.path.isfile(path):
+            raise RunnerError(f"input file not found: {path}")
     if len(paths) == 1 and paths[0].endswith(".npz"):
         with np.load(paths[0]) as data:
             if "x" not in data:
@@ -227,9 +230,13 @@ def run(model_path, images, labels=None, interpreter="auto", mean=0.0, std=1.0, 
         raise RunnerError(f"{len(labels)} labels for {len(batch)} images")
     probs, times = [], []
     for i, x in enumerate(batch):
-        model.set_input(_quantize(x, model.input))
+        x = _quantize(x, model.input)
+        # Set the input before every invoke: TFLite Micro reuses the input tensor's arena memory for
+        # later activations, so a second invoke without it computes on garbage.
         for _ in range(warmup if i == 0 else 0):
+            model.set_input(x)
             model.invoke()
+        model.set_input(x)
         start = time.perf_counter()
         model.invoke()
         times.append(time.perf_counter() - start)
