@@ -113,7 +113,8 @@ class QuantizedOptimizer:
                 f"{type(self).__name__} uses {METHODS[self.method]}, which keeps no full-precision copy: the "
                 "variable itself holds the quantized weights. Only BC optimizers have full_precision()."
             )
-        buffer = self._full_precision[self._index(variable)]
+        index = self._index(variable)
+        buffer = self._full_precision[index]
         if buffer is None:
             raise ValueError(f"'{variable.path}' is not quantized by this optimizer, so it has no buffer.")
         return buffer
