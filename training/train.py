@@ -27,6 +27,7 @@ if __package__ in (None, ""):  # `python training/train.py`: make the repository
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
 import tfquant  # noqa: E402
 from training import data as datasets  # noqa: E402
@@ -130,6 +131,26 @@ def build_model(args, data):
     return model
 
 
+class RunMonitor(tfquant.callbacks.QuantizationMonitor):
+    """``QuantizationMonitor`` whose "start" stays the run's initial weights across resumes.
+
+    The initial quantized weights are saved to ``start_weights.npz`` on the first start and put back as
+    the monitor's reference when a run resumes (the window reference restarts at the resume point).
+    """
+
+    def __init__(self, window, path):
+        super().__init__(window=window)
+        self.path = path
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self.path.exists():
+            with np.load(self.path) as saved:
+                self._start = [saved[f"arr_{i}"] for i in range(len(self._start))]
+        else:
+            np.savez(self.path, *self._start)
+
+
 class EpochRecorder(keras.callbacks.Callback):
     """After each epoch: append a row to the history and checkpoint model, optimizer and history atomically."""
 
@@ -182,12 +203,12 @@ def run(args):
         model.compile(optimizer=make_optimizer(args, steps), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
     start = len(history)
+    monitor = [RunMonitor(args.window, args.out / "start_weights.npz")] if args.method != "adam" else []
     if start < args.epochs:
         model.fit(data.train(args.batch_size, args.seed, start, args.epochs), epochs=args.epochs,
                   initial_epoch=start, steps_per_epoch=steps, validation_data=data.test(),
-                  callbacks=[tfquant.callbacks.QuantizationMonitor(window=args.window),
-                             EpochRecorder(args.out, history, config)],
-                  verbose=args.verbose)
+                  callbacks=monitor + [EpochRecorder(args.out, history, config)],
+                  verbose=args.verbose, shuffle=False)
     model.save(args.out / "model.keras")
     _write_json(args.out / "history.json", history)
     label = f"{args.method.upper()}-{args.optimizer.upper()}" if args.method != "adam" else args.optimizer.upper()

@@ -1,0 +1,149 @@
+"""Table 1, section 6.1 (big-batch SR) and Figs. 4, 5, 7 of the paper on Fashion-MNIST, on this machine's CPUs.
+
+Every run is ``python -m training.train`` with the settings below (one process at a time, each resumable),
+writing into ``runs/table1/<run>/``; then the report: a Markdown table of test error (mean and spread over
+seeds) and the plots in ``docs/figures/``.
+
+    nohup nice -n 5 python -m training.table1 > runs/table1.log 2>&1 &     # everything (about an hour here)
+    python -m training.table1 --report-only                                # tables and plots from finished runs
+
+The configuration (VGG-9 at 1/4 width on 28x28x1, 30k training images, 8 epochs with the paper's learning
+rate drops scaled to 8 epochs: 0.01, /10 after epoch 4 and 6) is what fits here: see docs/REPRODUCTION.md.
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from training import plots  # noqa: E402
+
+COMMON = ["--model", "vgg9", "--width", "0.25", "--dataset", "fashion_mnist", "--epochs", "8",
+          "--train-subset", "30000", "--lr", "0.01", "--verbose", "2"]
+# Table 1's rows, in the paper's order: (label, train.py arguments).
+ROWS = {
+    "ADAM": ["--method", "adam"],
+    "BC-ADAM": ["--method", "bc"],
+    "Big SR-ADAM": ["--method", "sr", "--batch-size", "1024"],
+    "SR-ADAM": ["--method", "sr"],
+    "R-ADAM": ["--method", "r"],
+}
+BATCHES = (128, 256, 512, 1024)  # section 6.1: SR-ADAM at these batch sizes (128 and 1024 are rows above)
+WEIGHT_DECAY = (1e-5, 1e-4)  # Fig. 7: BC-ADAM with L2 weight decay (0 is the BC-ADAM row)
+PAPER_CIFAR10_VGG9 = {"ADAM": 7.97, "BC-ADAM": 10.36, "Big SR-ADAM": 16.95, "SR-ADAM": 23.33, "R-ADAM": 23.99}
+
+
+def run_dir(root, label, seed):
+    return root / f"{label.lower().replace(' ', '_')}-s{seed}"
+
+
+def plan(seeds):
+    """[(run name, train.py arguments)] in the order they run: all rows for each seed first, then extras."""
+    runs = [(f"{label}|{seed}", args + ["--seed", str(seed)]) for seed in seeds for label, args in ROWS.items()]
+    runs += [(f"SR-ADAM b{b}|{seed}", ["--method", "sr", "--batch-size", str(b), "--seed", str(seed)])
+             for seed in seeds for b in BATCHES if b not in (128, 1024)]
+    runs += [(f"BC-ADAM wd{wd:g}|{seeds[0]}", ["--method", "bc", "--weight-decay", str(wd), "--seed", str(seeds[0])])
+             for wd in WEIGHT_DECAY]
+    return runs
+
+
+def run_all(root, seeds):
+    for name, args in plan(seeds):
+        label, seed = name.split("|")
+        out = run_dir(root, label, seed)
+        if (out / "history.json").exists():
+            continue
+        out.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "training.train", *COMMON, *args, "--out", str(out)]
+        print("+", " ".join(cmd), flush=True)
+        with open(out / "train.log", "a") as log:
+            subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=True)
+
+
+def histories(root, label, seeds):
+    """The finished runs' histories of ``label``, one per seed that has finished."""
+    found = [run_dir(root, label, s) / "history.json" for s in seeds]
+    return [json.loads(p.read_text()) for p in found if p.exists()]
+
+
+def _mean_spread(values):
+    if not values:
+        return "not run", ""
+    spread = f"± {statistics.stdev(values):.2f}" if len(values) > 1 else ""
+    return f"{statistics.mean(values):.2f}", spread
+
+
+def report(root, seeds, figures):
+    figures.mkdir(parents=True, exist_ok=True)
+    lines = ["| method | test error (%) mean | ± std | seeds | final train error (%) | paper, VGG-9 CIFAR-10 |",
+             "|---|---|---|---|---|---|"]
+    means = {}
+    for label in ROWS:
+        hs = histories(root, label, seeds)
+        test = [h[-1]["test_error"] for h in hs]
+        mean, spread = _mean_spread(test)
+        train_mean, _ = _mean_spread([h[-1]["train_error"] for h in hs])
+        means[label] = statistics.mean(test) if test else None
+        lines.append(f"| {label} | {mean} | {spread} | {len(hs)} | {train_mean} | {PAPER_CIFAR10_VGG9[label]} |")
+    order = [m for m in means.values() if m is not None]
+    holds = len(order) == len(ROWS) and all(a < b for a, b in zip(order, order[1:]))
+    lines.append(f"\nPaper's ordering ADAM < BC < Big SR < SR < R on the means: {'holds' if holds else 'does NOT hold'}")
+
+    lines += ["\n| SR-ADAM batch | test error (%) mean | ± std | seeds | changed since start, mean over conv layers (%) |",
+              "|---|---|---|---|---|"]
+    batch_curves = {}
+    for b in BATCHES:
+        label = {128: "SR-ADAM", 1024: "Big SR-ADAM"}.get(b, f"SR-ADAM b{b}")
+        hs = histories(root, label, seeds)
+        mean, spread = _mean_spread([h[-1]["test_error"] for h in hs])
+        changed = [statistics.mean(plots.layer_series(h, "changed_since_start")[k][-1]
+                                   for k in plots.layer_series(h, "changed_since_start")) for h in hs]
+        lines.append(f"| {b} | {mean} | {spread} | {len(hs)} | {_mean_spread(changed)[0]} |")
+        if hs:
+            batch_curves[f"batch {b}"] = hs[0]
+
+    first = {label: hs[0] for label in ROWS if (hs := histories(root, label, seeds))}
+    plots.errors(first, figures / "table1_errors.png", title=f"VGG-9/4 on Fashion-MNIST, seed {seeds[0]}")
+    quantized = {k: first[k] for k in ("R-ADAM", "SR-ADAM", "BC-ADAM") if k in first}
+    plots.per_layer(quantized, "changed_since_start", figures / "fig4_changed_since_start.png",
+                    "weights changed since start (%)", "Fig. 4: weight changes per conv layer")
+    plots.per_layer(batch_curves, "changed_since_start", figures / "fig5b_sr_batch_changed.png",
+                    "weights changed since start (%)", "Fig. 5(b): SR-ADAM, by batch size")
+    plots.per_layer(batch_curves, "changed_in_window", figures / "fig5c_sr_batch_changed_per_epoch.png",
+                    "weights changed in the epoch (%)", "Fig. 5(c): SR-ADAM, changes per epoch")
+    plots.errors(batch_curves, figures / "fig5a_sr_batch_errors.png", title="Fig. 5(a): SR-ADAM by batch size")
+    wd = {"WD=0": first.get("BC-ADAM")}
+    wd.update({f"WD={w:g}": hs[0] for w in WEIGHT_DECAY if (hs := histories(root, f"BC-ADAM wd{w:g}", seeds))})
+    wd = {k: v for k, v in wd.items() if v}
+    plots.per_layer(wd, "bc_gap", figures / "fig7_bc_gap.png", "mean |w_b - w_r|", "Fig. 7: BC-ADAM, weight decay")
+    plots.errors(wd, figures / "fig7_bc_wd_errors.png", title="Fig. 7(a): BC-ADAM with weight decay")
+    lines += ["\n| BC-ADAM weight decay | test error (%) | mean \\|w_b - w_r\\| over conv layers, last epoch |",
+              "|---|---|---|"]
+    for k, h in wd.items():
+        gaps = plots.layer_series(h, "bc_gap")
+        lines.append(f"| {k[3:]} | {h[-1]['test_error']:.2f} | "
+                     f"{statistics.mean(v[-1] for v in gaps.values()):.3f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--root", type=Path, default=Path("runs/table1"))
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    p.add_argument("--figures", type=Path, default=Path("docs/figures"))
+    p.add_argument("--report-only", action="store_true")
+    args = p.parse_args(argv)
+    if not args.report_only:
+        run_all(args.root, args.seeds)
+    text = report(args.root, args.seeds, args.figures)
+    (args.root / "report.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
