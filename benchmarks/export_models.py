@@ -1,0 +1,68 @@
+"""Models with binary conv kernels for the export tests and benchmarks, without training.
+
+`binarize(model)` sets every conv kernel (and, with `dense=True`, every dense kernel) to
+`w = s_c·sign(n)`, `n ~ N(0, 1)`, with a per-output-channel scale `s_c = u_c·sqrt(2/fan_in)`,
+`u_c ~ U(0.5, 1.5)` (He-scaled, so deep nets keep finite activations), and gives batch norms random
+statistics so that folding them into the kernels is not the identity. That is what BC with
+`tfquant.ScaledBinary()` produces (±s per output channel); `per_layer=True` uses one `s` per layer,
+as `tfquant.Binary(delta)` does.
+"""
+import keras
+import numpy as np
+
+
+def _channels_last(layer, kernel):
+    """Kernel viewed with output channels on the last axis (depthwise: in·multiplier)."""
+    if isinstance(layer, keras.layers.DepthwiseConv2D) or isinstance(layer, keras.layers.DepthwiseConv1D):
+        return kernel.reshape(kernel.shape[:-2] + (-1,))
+    return kernel
+
+
+def binarize(model, seed=0, dense=False, per_layer=False):
+    """Set kernels to ±s per output channel (or per layer) and batch norms to random statistics."""
+    rng = np.random.default_rng(seed)
+    for layer in model._flatten_layers(include_self=False):
+        is_conv = isinstance(layer, keras.layers.Conv1D | keras.layers.Conv2D | keras.layers.DepthwiseConv2D)
+        if (is_conv or (dense and isinstance(layer, keras.layers.Dense))) and layer.kernel is not None:
+            shape = tuple(layer.kernel.shape)
+            view = _channels_last(layer, np.zeros(shape))
+            fan_in = int(np.prod(view.shape[:-1]))
+            scales = rng.uniform(0.5, 1.5, 1 if per_layer else view.shape[-1]) * np.sqrt(2.0 / fan_in)
+            signs = np.where(rng.standard_normal(view.shape) < 0, -1.0, 1.0)
+            layer.kernel.assign((signs * scales).reshape(shape).astype("float32"))
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.1, n), rng.normal(0, 0.1, n),
+                               rng.uniform(0.5, 1.5, n)])
+    return model
+
+
+def odd_shapes_cnn(input_shape=(11, 13, 3), classes=7):
+    """Every filter kind and awkward shape the packer must handle, in one small functional model:
+    conv + batch norm (folded), odd weight counts (not multiples of 8), strides, both paddings,
+    a non-square kernel, depthwise conv, dense."""
+    inputs = keras.Input(input_shape)
+    x = keras.layers.Conv2D(5, 3, padding="same", use_bias=False, name="conv_bn")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.Conv2D(7, (3, 2), strides=2, padding="valid", name="conv_stride")(x)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", depth_multiplier=1, name="depthwise")(x)
+    x = keras.layers.Conv2D(9, 1, name="pointwise")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(classes, name="dense")(x)
+    return keras.Model(inputs, outputs, name="odd_shapes_cnn")
+
+
+def conv1d_net(length=20, channels=3, classes=4):
+    """Conv1D (stride, both paddings, odd weight counts) -> pooling -> dense."""
+    inputs = keras.Input((length, channels))
+    x = keras.layers.Conv1D(6, 5, padding="same", activation="relu", name="conv1d_a")(inputs)
+    x = keras.layers.Conv1D(5, 3, strides=2, name="conv1d_b")(x)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    return keras.Model(inputs, keras.layers.Dense(classes, name="dense")(x), name="conv1d_net")
+
+
+def paper_model(name):
+    """The paper's VGG-9 or ResNet-56 (CIFAR-10 shapes) from training/models.py, binarized."""
+    from training import models
+    return binarize({"vgg9": models.vgg9, "resnet56": models.resnet56}[name]((32, 32, 3), 10))

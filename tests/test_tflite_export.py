@@ -1,0 +1,113 @@
+"""tfquant.tflite.export end to end on small models: every format, odd shapes, outputs equal to Keras."""
+import numpy as np
+import pytest
+
+import tfquant.tflite as tflite
+from benchmarks.export_models import binarize, conv1d_net, odd_shapes_cnn
+from tfquant.tflite import interpreters
+
+
+def _inputs(shape, n=24, seed=1):
+    return np.random.default_rng(seed).standard_normal((n,) + shape).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def odd():
+    model = binarize(odd_shapes_cnn(), dense=True, seed=3)
+    return model, _inputs((11, 13, 3))
+
+
+@pytest.fixture(scope="module")
+def exported(odd, tmp_path_factory):
+    model, x = odd
+    folder = tmp_path_factory.mktemp("export")
+    return {f: tflite.export(model, folder / f"{f}.tflite", format=f, calibration=x) for f in tflite.FORMATS}
+
+
+def _keras(model, x):
+    return np.asarray(model(x, training=False))
+
+
+@pytest.mark.parametrize("fmt", ["float32", "packed"])
+def test_float_formats_equal_keras(fmt, odd, exported):
+    model, x = odd
+    out = interpreters.run(exported[fmt]["path"], x, "litert")
+    np.testing.assert_allclose(out, _keras(model, x), rtol=0, atol=1e-5 * np.abs(_keras(model, x)).max())
+
+
+@pytest.mark.parametrize("fmt", ["int8", "int4", "packed-int8"])
+def test_int8_formats_close_to_keras(fmt, odd, exported):
+    model, x = odd
+    expected, out = _keras(model, x), interpreters.run(exported[fmt]["path"], x, "litert")
+    assert np.abs(out - expected).max() <= 0.1 * np.abs(expected).max()
+    assert np.mean(out.argmax(1) == expected.argmax(1)) >= 0.9
+
+
+def test_packed_int8_is_bit_identical_to_int8(odd, exported):
+    """Same filters, scales and int32 biases: the packed file computes exactly what the int8 one does."""
+    _, x = odd
+    plain = interpreters.run(exported["int8"]["path"], x, "litert-noxnnpack")
+    packed = interpreters.run(exported["packed-int8"]["path"], x, "litert-noxnnpack")
+    np.testing.assert_array_equal(packed, plain)
+    assert exported["packed-int8"]["verification"]["max_diff_vs_unpacked"] == 0.0
+
+
+def test_every_odd_filter_is_packed(exported):
+    """Folded batch norm, strides, paddings, (3, 2) kernels, depthwise, 1x1 and weight counts that
+    are not multiples of 8 all take 1 bit a weight; the dense layer too in the float format."""
+    layers = {l["layer"]: l for l in exported["packed"]["layers"]}
+    assert set(layers) == {"conv_bn", "conv_stride", "depthwise", "pointwise", "dense"}
+    assert all(l["stored_as"] == "1-bit" and l["bytes"] == (l["weights"] + 7) // 8 for l in layers.values())
+    assert any(l["weights"] % 8 for l in layers.values())
+
+
+def test_per_tensor_int8_dense_is_kept_with_reason(exported):
+    """int8 dense layers are quantized per tensor (for tflite-runtime), so ±s_c channels are not ±q0."""
+    dense = next(l for l in exported["packed-int8"]["layers"] if l["layer"] == "dense")
+    assert not dense["packed"] and "±q0" in dense["reason"]
+    assert exported["packed-int8"]["not_packed"] == ["dense"]
+
+
+def test_int4_stores_conv_filters_at_four_bits(exported):
+    stored = {l["layer"]: l["stored_as"] for l in exported["int4"]["layers"]}
+    assert stored == {"conv_bn": "int4", "conv_stride": "int4", "depthwise": "int4", "pointwise": "int4",
+                      "dense": "int8"}
+
+
+def test_report_sizes_add_up(exported):
+    for fmt, report in exported.items():
+        kinds = report["bytes_by_kind"]
+        assert sum(kinds.values()) == report["file_bytes"]
+        assert report["file_bytes"] == len(open(report["path"], "rb").read())
+    assert exported["float32"]["float32_bytes"] == exported["float32"]["file_bytes"]
+    packed = exported["packed"]
+    assert packed["bytes_by_kind"]["packed_weights"] == sum(l["bytes"] for l in packed["layers"])
+    assert 1.0 <= packed["bits_per_packed_weight"] < packed["bits_per_packed_weight_with_scales"]
+
+
+def test_large_conv_net_reaches_about_one_bit_per_weight(tmp_path):
+    import keras
+    model = binarize(keras.Sequential([keras.Input((8, 8, 16)), keras.layers.Conv2D(64, 3, use_bias=False),
+                                       keras.layers.BatchNormalization(), keras.layers.Conv2D(64, 3)]))
+    report = tflite.export(model, tmp_path / "m.tflite", format="packed")
+    assert report["bits_per_packed_weight"] <= 1.05
+    assert report["ratio_to_float32"] < 1 / 10
+
+
+@pytest.mark.parametrize("fmt", ["packed", "packed-int8", "int4"])
+def test_conv1d(fmt):
+    model = binarize(conv1d_net(), seed=5)
+    report = tflite.export(model, None, format=fmt, calibration=_inputs((20, 3), seed=2))
+    assert [l["layer"] for l in report["layers"] if l["packed"]] == ["conv1d_a", "conv1d_b"]
+
+
+def test_non_binary_layers_stay_float_and_strict_refuses():
+    model = binarize(odd_shapes_cnn(), seed=4)
+    kernel = model.get_layer("pointwise").kernel
+    kernel.assign(np.asarray(kernel) * np.linspace(0.5, 1.5, np.prod(kernel.shape)).reshape(kernel.shape))
+    report = tflite.export(model, None, format="packed")
+    kept = {l["layer"]: l for l in report["layers"] if not l["packed"]}
+    assert set(kept) == {"pointwise", "dense"} and kept["pointwise"]["stored_as"] == "float32"
+    assert kept["pointwise"]["keras_kernel"] == "not on a grid"
+    with pytest.raises(tflite.ExportError, match="strict: 1 conv filter"):
+        tflite.export(model, None, format="packed", strict=True)

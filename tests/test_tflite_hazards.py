@@ -1,0 +1,102 @@
+"""The known ways to get a silently wrong file are refused with a clear error."""
+import keras
+import numpy as np
+import pytest
+from tensorflow.lite.python import schema_py_generated as schema
+
+import tfquant.tflite as tflite
+from benchmarks.export_models import binarize, odd_shapes_cnn
+from tfquant.tflite import convert, flatbuffer, hazards
+from tfquant.tflite.filters import filters
+from tfquant.tflite.verify import verify
+
+
+@pytest.fixture(scope="module")
+def model():
+    return binarize(odd_shapes_cnn(), seed=7)
+
+
+def _inputs(n=16):
+    return np.random.default_rng(0).standard_normal((n, 11, 13, 3)).astype(np.float32)
+
+
+@pytest.mark.parametrize("fmt", ["int2", "ternary"])
+def test_int2_format_refused(model, fmt):
+    with pytest.raises(tflite.ExportError, match="refused.*'int4'"):
+        tflite.export(model, None, format=fmt)
+
+
+def _retyped_filter(model_bytes, tensor_type):
+    """The file with its first conv filter's type changed (what a wrong low-bit path would write)."""
+    tree = flatbuffer.read(model_bytes)
+    sub = tree.subgraphs[0]
+    op = next(op for op in sub.operators if flatbuffer.op_name(tree, op) == "CONV_2D")
+    sub.tensors[op.inputs[1]].type = tensor_type
+    return flatbuffer.write(tree)
+
+
+def test_int4_filter_with_float_activations_refused(model):
+    bad = _retyped_filter(convert.to_tflite(model), schema.TensorType.INT4)
+    with pytest.raises(tflite.ExportError, match="INT4 filter .* float activations"):
+        hazards.check(bad)
+
+
+def test_int2_tensor_refused(model):
+    bad = _retyped_filter(convert.to_tflite(model, int8=True, calibration=_inputs()), schema.TensorType.INT2)
+    with pytest.raises(tflite.ExportError, match="INT2"):
+        hazards.check(bad)
+
+
+def test_int4_export_reads_int4_only_with_int8_activations(model, tmp_path):
+    report = tflite.export(model, tmp_path / "m.tflite", format="int4", calibration=_inputs())
+    tree = flatbuffer.read((tmp_path / "m.tflite").read_bytes())
+    sub = tree.subgraphs[0]
+    int4_readers = [op for _, op, _ in filters(tree) if sub.tensors[op.inputs[1]].type == schema.TensorType.INT4]
+    assert len(int4_readers) == sum(l["stored_as"] == "int4" for l in report["layers"]) == 4
+    assert all(sub.tensors[op.inputs[0]].type == schema.TensorType.INT8 for op in int4_readers)
+
+
+def test_int4_rescales_bias_with_filter(model):
+    """s4 = s8·127/m and b4 = round(b8·m/127): the real bias b·s_in·s_filter is unchanged."""
+    int8 = flatbuffer.read(convert.to_tflite(model, int8=True, calibration=_inputs()))
+    int4 = flatbuffer.read(tflite.int4.to_int4(flatbuffer.write(int8))[0])
+
+    def conv_tensors(tree):
+        sub = tree.subgraphs[0]
+        return [(sub.tensors[op.inputs[1]], sub.tensors[op.inputs[2]]) for op in sub.operators
+                if flatbuffer.op_name(tree, op) == "CONV_2D" and op.inputs[2] >= 0]
+
+    for (f8, b8), (f4, b4) in zip(conv_tensors(int8), conv_tensors(int4)):
+        real8 = flatbuffer.constant(int8, b8) * np.asarray(b8.quantization.scale)
+        real4 = flatbuffer.constant(int4, b4) * np.asarray(b4.quantization.scale)
+        np.testing.assert_allclose(real4, real8, atol=np.asarray(b4.quantization.scale).max())
+        np.testing.assert_allclose(np.asarray(f4.quantization.scale), np.asarray(f8.quantization.scale) * 127, rtol=1e-6)
+
+
+def test_corrupted_weights_refused(model):
+    broken = keras.models.clone_model(model)
+    broken.set_weights(model.get_weights())
+    broken.get_layer("pointwise").kernel.assign(np.full(broken.get_layer("pointwise").kernel.shape, np.nan))
+    with pytest.raises(tflite.ExportError, match="pointwise.*NaN"):
+        tflite.export(broken, None, format="packed")
+
+
+def test_wrong_file_fails_verification_with_figures(model):
+    other = binarize(odd_shapes_cnn(), seed=8)
+    with pytest.raises(tflite.VerificationError, match="relative error") as caught:
+        verify(model, convert.to_tflite(other), _inputs(), int8=False)
+    assert caught.value.figures["relative_error"] > 1e-5
+
+
+def test_int8_needs_calibration(model):
+    with pytest.raises(tflite.ExportError, match="calibration"):
+        tflite.export(model, None, format="packed-int8")
+    with pytest.raises(tflite.ExportError, match=r"expected \(N, 11, 13, 3\)"):
+        tflite.export(model, None, format="int8", calibration=np.zeros((4, 13, 11, 3), np.float32))
+
+
+def test_unknown_format_and_model_type():
+    with pytest.raises(tflite.ExportError, match="unknown format 'int16'"):
+        tflite.export(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), None, format="int16")
+    with pytest.raises(tflite.ExportError, match="expected a keras.Model"):
+        tflite.export("model.keras", None)

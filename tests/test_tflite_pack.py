@@ -1,0 +1,55 @@
+"""Bit packing and grid detection, against NumPy references."""
+import numpy as np
+import pytest
+
+from tfquant.tflite import binary_kernels, int4, pack
+
+
+@pytest.mark.parametrize("count", [1, 7, 8, 9, 216, 245])
+def test_signs_round_trip(count):
+    w = np.random.default_rng(count).standard_normal(count)
+    stored = pack.pack_signs(w)
+    assert stored.dtype == np.int8 and stored.size == (count + 7) // 8
+    np.testing.assert_array_equal(pack.unpack_signs(stored, count, 127), np.where(w < 0, -127, 127))
+
+
+def test_sign_table():
+    table = pack.sign_table(1)
+    assert table.shape == (256, 8)
+    np.testing.assert_array_equal(table[0], np.ones(8))
+    np.testing.assert_array_equal(table[0b10000001], [-1, 1, 1, 1, 1, 1, 1, -1])
+
+
+def test_binary_scales_per_channel_axis():
+    rng = np.random.default_rng(0)
+    s = rng.uniform(0.1, 2, 5)
+    w = np.sign(rng.standard_normal((5, 3, 3, 4))) * s[:, None, None, None]
+    np.testing.assert_allclose(binary_scales := binary_kernels.binary_scales(w, 0), s)
+    assert binary_kernels.binary_scales(w, 3) is None
+    w[2, 0, 0, 0] *= 1.01
+    assert binary_kernels.binary_scales(w, 0) is None and binary_scales is not None
+
+
+def test_grid_detection_and_bits():
+    rng = np.random.default_rng(1)
+    j = rng.integers(-3, 4, (4, 30))
+    j[:, 0] = 3
+    delta, level = binary_kernels.grid(j * 0.05, 0)
+    assert level == 3 and binary_kernels.bits_for_level(level) == 3
+    np.testing.assert_allclose(delta, 0.05)
+    assert binary_kernels.grid(rng.standard_normal((4, 30)), 0) is None
+
+
+def test_int8_grid_recovers_levels():
+    """q = round(127·j/m) per channel gives back j and m."""
+    j = np.array([[1, -1, 1, -1], [2, -1, 0, 1], [7, -3, 5, 0]])
+    m = np.array([1, 2, 7])
+    q = np.round(127 * j / m[:, None]).astype(np.int8)
+    found_j, found_m = binary_kernels.int8_grid(q, 0)
+    np.testing.assert_array_equal(found_j, j)
+    np.testing.assert_array_equal(found_m, m)
+    assert binary_kernels.int8_grid(np.array([[127, 50, -3, 9]], np.int8), 0) is None
+
+
+def test_nibbles_low_first():
+    np.testing.assert_array_equal(int4.pack_nibbles([1, -1, 7]), [0xF1, 0x07])
