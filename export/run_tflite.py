@@ -23,6 +23,7 @@ import argparse
 import importlib
 import json
 import os
+import platform
 import struct
 import sys
 import time
@@ -220,7 +221,7 @@ def run(model_path, images, labels=None, interpreter="auto", mean=0.0, std=1.0, 
         warmup=1):
     """Classify ``images`` (uint8, (N, H, W[, C])) one at a time with a TFLite model.
 
-    Returns a dict: ``interpreter`` (name used), ``predictions`` (int array (N,)), ``probabilities``
+    Returns a dict: ``interpreter`` (name used), ``machine`` (CPU architecture), ``predictions`` (int array (N,)), ``probabilities``
     ((N, classes)), ``accuracy`` (fraction correct, or None without labels), ``latency_ms``
     ({"p50", "p90", "p99", "mean"} of the per-image ``invoke()`` times) and ``n``.
     """
@@ -246,6 +247,7 @@ def run(model_path, images, labels=None, interpreter="auto", mean=0.0, std=1.0, 
     times_ms = np.array(times) * 1e3
     return {
         "interpreter": name,
+        "machine": platform.machine(),
         "n": len(batch),
         "predictions": predictions,
         "probabilities": probs,
