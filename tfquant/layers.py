@@ -6,8 +6,9 @@ A variable is chosen by, in this order:
    ``variable.tfquant_quantizer``); a tag of ``None`` excludes the variable;
 2. the optimizer's ``quantize=`` rule: ``"conv"`` (conv kernels, the paper's choice), ``"all"`` (every float
    variable the optimizer trains), a callable ``f(keras.Variable) -> bool | Quantizer``, or a dict
-   ``{variable.path: Quantizer | None}`` (what a saved optimizer records, so a reload selects exactly the
-   same variables even when the tags or the callable are gone).
+   ``{variable.path: Quantizer | None}`` (paths match on a trailing part, e.g. ``"conv1/kernel"``; a saved
+   optimizer records its selection this way, so a reload selects exactly the same variables even when the
+   tags or the callable are gone).
 
 The selection is resolved once, in ``optimizer.build``, where variables still carry ``.path``.
 """
@@ -92,7 +93,7 @@ def _choose(variable, quantize, default):
     if hasattr(variable, TAG):
         return _checked(variable, getattr(variable, TAG), "its tag")
     if isinstance(quantize, dict):
-        return quantize.get(variable.path)
+        return next((q for path, q in quantize.items() if _same_path(path, variable.path)), None)
     if quantize == "conv":
         return default if is_conv_kernel(variable) and _is_float(variable) else None
     if quantize == "all":
@@ -103,6 +104,12 @@ def _choose(variable, quantize, default):
     elif choice is False or choice is None:
         choice = None
     return _checked(variable, quantizers_lib.get(choice) if choice is not None else None, "quantize=")
+
+
+def _same_path(a, b):
+    """Paths match when one ends the other at a '/': a model reloaded from a file names its variables
+    ``conv1/kernel`` where the original said ``net/conv1/kernel``."""
+    return a == b or a.endswith("/" + b) or b.endswith("/" + a)
 
 
 def _checked(variable, quantizer, source):
