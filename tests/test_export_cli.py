@@ -1,0 +1,87 @@
+"""export/to_tflite.py: a model trained with tfquant's BC-Adam goes to a verified packed file."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import tfquant
+from export import to_tflite
+from tfquant.tflite import interpreters
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _tiny_cnn():
+    return keras.Sequential([
+        keras.Input((9, 9, 1)),
+        keras.layers.Conv2D(6, 3, use_bias=False, name="conv1"),
+        keras.layers.BatchNormalization(name="bn1"),
+        keras.layers.ReLU(),
+        keras.layers.Conv2D(5, 3, strides=2, name="conv2"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(3, name="dense"),
+    ])
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny CNN trained a few steps with BC-Adam and per-channel scaled binary kernels, saved."""
+    folder = tmp_path_factory.mktemp("cli")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 9, 9, 1)).astype(np.float32)
+    y = (x.mean(axis=(1, 2, 3)) > 0).astype("int32")
+    model = _tiny_cnn()
+    model.compile(optimizer=tfquant.BCAdam(learning_rate=1e-2, quantizer=tfquant.ScaledBinary()),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    model.save(folder / "model.keras")
+    np.save(folder / "calibration.npy", x[:32])
+    return folder, model, x
+
+
+def test_trained_model_to_verified_packed_file(trained):
+    folder, model, x = trained
+    done = subprocess.run([sys.executable, "export/to_tflite.py", str(folder / "model.keras"), "-o",
+                           str(folder / "model.tflite"), "--format", "packed", "--report", str(folder / "r.json"),
+                           "--strict"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((folder / "r.json").read_text())
+    assert [l["layer"] for l in report["layers"] if l["packed"]] == ["conv1", "conv2"]
+    assert report["verification"]["relative_error"] <= 1e-5
+    assert "bits each" in done.stdout
+    out = interpreters.run(folder / "model.tflite", x[:8], "litert")
+    np.testing.assert_allclose(out, np.asarray(model(x[:8])), rtol=1e-5, atol=1e-5)
+
+
+def test_packed_int8_with_c_array(trained, capsys):
+    folder, _, _ = trained
+    code = to_tflite.main([str(folder / "model.keras"), "-o", str(folder / "m8.tflite"), "--format", "packed-int8",
+                           "--calibration", str(folder / "calibration.npy"), "--c-array", str(folder / "m8.cc"),
+                           "--tflm-arena"])
+    assert code == 0
+    assert "TFLite Micro minimum arena" in capsys.readouterr().out
+    assert (folder / "m8.h").read_text().count("kTensorArenaSize") == 1
+
+
+def test_int8_without_calibration_exits_2(trained, capsys):
+    folder, _, _ = trained
+    assert to_tflite.main([str(folder / "model.keras"), "-o", str(folder / "x.tflite"), "--format", "int8"]) == 2
+    assert "calibration" in capsys.readouterr().err
+    assert not (folder / "x.tflite").exists()
+
+
+def test_strict_refuses_a_non_binary_conv(tmp_path, capsys):
+    _tiny_cnn().save(tmp_path / "float.keras")
+    code = to_tflite.main([str(tmp_path / "float.keras"), "-o", str(tmp_path / "x.tflite"), "--strict"])
+    assert code == 2 and "strict: 2 conv filter(s) not packed" in capsys.readouterr().err
+
+
+def test_corrupted_file_exits_2(tmp_path, capsys):
+    (tmp_path / "bad.keras").write_bytes(b"not a zip file")
+    with pytest.raises(SystemExit) as exit_info:
+        to_tflite.main([str(tmp_path / "bad.keras"), "-o", str(tmp_path / "x.tflite")])
+    assert exit_info.value.code == 2 and "cannot load" in capsys.readouterr().err
