@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 
+import tfquant  # noqa: F401  (registers tfquant's classes for load_model)
 from training import data
 
 ROOT = Path(__file__).resolve().parent.parent
