@@ -101,3 +101,11 @@ def test_works_offline_from_the_service_worker(browser_run):
     first = MANIFEST["models"][0]["name"]
     assert offline["controlled"]
     assert offline["predictions"] == [r["prediction"] for r in browser_run["models"][first]]
+
+
+def test_file_input_classifies_a_photo(browser_run):
+    """The 512 px icon is gallery image 0 (an ankle boot) scaled up on black: through the file input's
+    crop / grey / 28x28 preprocessing it must still be read as an ankle boot."""
+    images, labels = read_gallery(MODELS / "gallery.json")
+    assert browser_run["file"]["prediction"] == MANIFEST["classes"][labels[0]]
+    assert browser_run["file"]["confidence"].endswith("% confident")

@@ -2,7 +2,7 @@
 //
 //   node tests/predict.mjs http://127.0.0.1:8000/ [/usr/bin/chromium]
 //
-// Output: {crossOriginIsolated, models: {name: [{prediction, probs, ms}, ...]}, tapped: {...},
+// Output: {crossOriginIsolated, models: {name: [{prediction, probs, ms}, ...]}, tapped: {...}, file: {...},
 //          offline: {...}, benchmark: {...}, errors: [...]}. tests/test_android_demo.py checks it against
 // the Python LiteRT interpreter.
 import {chromium} from 'playwright-core';
@@ -40,6 +40,12 @@ try {
   result.tapped = {model: names.at(-1), index: 3, prediction: await page.textContent('#prediction'),
                    confidence: await page.textContent('#confidence'), latency: await page.textContent('#latency'),
                    size: await page.textContent('#model-size')};
+  // The file input (the camera button is the same input with capture=environment): the 512 px icon,
+  // an upscaled gallery image on black, goes through the crop/grey/28x28 preprocessing.
+  await page.evaluate(() => { document.getElementById('prediction').textContent = ''; });
+  await page.setInputFiles('#file', new URL('../icons/icon-512.png', import.meta.url).pathname);
+  await page.waitForFunction(() => document.getElementById('prediction').textContent !== '');
+  result.file = {prediction: await page.textContent('#prediction'), confidence: await page.textContent('#confidence')};
   result.benchmark = {};
   for (const name of names) {
     await page.evaluate(n => window.demo.select(n), name);
