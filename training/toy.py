@@ -101,7 +101,7 @@ def plot(results, path):
             ax = fig.add_subplot(grid[row, col + 1])
             counts = results[method][alpha]
             ax.bar(GRID, counts / counts.sum(), width=DELTA * 0.8)
-            ax.set_xlim(-1, 6.5)
+            ax.set_xlim(GRID[0] - DELTA, GRID[-1] + DELTA)
             ax.set_ylim(0, 1)
             ax.set_title(f"{method.upper()}  α={alpha:g}", fontsize=9)
     fig.tight_layout()
@@ -121,8 +121,8 @@ def table(results):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description="Fig. 2: SR vs BC on the toy problem of eq. (8)")
-    p.add_argument("--steps", type=int, default=100_000, help="iterations per chain")
-    p.add_argument("--chains", type=int, default=200, help="independent chains (entries of one variable)")
+    p.add_argument("--steps", type=int, default=50_000, help="iterations per chain")
+    p.add_argument("--chains", type=int, default=100, help="independent chains (entries of one variable)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="20k steps x 50 chains")
     p.add_argument("--out", type=Path, default=Path("docs/figures"), help="folder for fig2_toy.png/json")
