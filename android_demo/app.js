@@ -43,7 +43,8 @@ async function show(pixels, label) {
   const {probs, ms} = await state.classifiers[state.current].classify(pixels);
   const ranked = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a]);
   const classes = state.manifest.classes;
-  $('prediction').textContent = classes[ranked[0]] + (label === undefined ? '' : label === ranked[0] ? ' ✓' : ` ✗ (is ${classes[label]})`);
+  const verdict = label === undefined ? '' : label === ranked[0] ? ' ✓' : ` ✗ (is ${classes[label]})`;
+  $('prediction').textContent = classes[ranked[0]] + verdict;
   $('confidence').textContent = `${(100 * probs[ranked[0]]).toFixed(1)}% confident`;
   $('latency').textContent = `${ms.toFixed(2)} ms`;
   $('top3').replaceChildren(...ranked.slice(0, 3).map(k => {
@@ -132,10 +133,14 @@ async function cacheLoadedResources() {
 }
 
 async function main() {
-  if ('serviceWorker' in navigator) navigator.serviceWorker.register('sw.js', {type: 'module'}).catch(e => console.warn('service worker:', e));
-  const [runtime, manifest, gallery] = await Promise.all([initRuntime(), loadJson('models/models.json'), loadJson('models/gallery.json')]);
+  if ('serviceWorker' in navigator) {
+    navigator.serviceWorker.register('sw.js', {type: 'module'}).catch(e => console.warn('service worker:', e));
+  }
+  const [runtime, manifest, gallery] = await Promise.all(
+      [initRuntime(), loadJson('models/models.json'), loadJson('models/gallery.json')]);
   state.manifest = manifest;
-  state.gallery = gallery.images.map(g => ({label: g.label, pixels: Uint8Array.from(atob(g.pixels), c => c.charCodeAt(0))}));
+  state.gallery = gallery.images.map(
+      g => ({label: g.label, pixels: Uint8Array.from(atob(g.pixels), c => c.charCodeAt(0))}));
   await compileAll(1);
   buildUi();
   selectModel(manifest.models[0].name);
@@ -145,7 +150,8 @@ async function main() {
     $('threads-box').hidden = false;
   }
   $('benchmark').disabled = $('run-all').disabled = false;
-  $('status').textContent = `LiteRT.js on WebAssembly (CPU${runtime.threads ? ', threads available' : ', 1 thread'}), ` +
+  const threads = runtime.threads ? 'threads available' : '1 thread';
+  $('status').textContent = `LiteRT.js on WebAssembly (CPU, ${threads}), ` +
       `${manifest.models.length} models, offline-ready`;
   await show(state.gallery[0].pixels, state.gallery[0].label);
   return runtime;

@@ -13,8 +13,9 @@ has, tried in this order by ``--interpreter auto``:
 
 Preprocessing: pixels ``p`` in 0..255 become ``x = (p / 255 - mean) / std`` (float32, NHWC; default
 ``mean=0, std=1``; pass the training set's statistics with --mean/--std when the model does not
-normalise inside, as android_demo/models/models.json records). A quantized input tensor (scale ``s``, zero point ``z``) gets
-``q = clip(round(x / s) + z)``; a quantized output is read back as ``(q - z) * s``. The class
+normalise inside, as android_demo/models/models.json records). A quantized input tensor (scale
+``s``, zero point ``z``) gets ``q = clip(round(x / s) + z)``; a quantized output is read back as
+``(q - z) * s``. The class
 probabilities are the output itself when it already is a distribution (non-negative, sums to 1),
 ``softmax(output)`` otherwise. One image per ``invoke()``; latency is the wall time of ``invoke()``
 alone, after one warm-up call, reported as percentiles p50/p90/p99 in milliseconds.
@@ -221,7 +222,8 @@ def run(model_path, images, labels=None, interpreter="auto", mean=0.0, std=1.0, 
         warmup=1):
     """Classify ``images`` (uint8, (N, H, W[, C])) one at a time with a TFLite model.
 
-    Returns a dict: ``interpreter`` (name used), ``machine`` (CPU architecture), ``predictions`` (int array (N,)), ``probabilities``
+    Returns a dict: ``interpreter`` (name used), ``machine`` (CPU architecture), ``predictions``
+    (int array (N,)), ``probabilities``
     ((N, classes)), ``accuracy`` (fraction correct, or None without labels), ``latency_ms``
     ({"p50", "p90", "p99", "mean"} of the per-image ``invoke()`` times) and ``n``.
     """

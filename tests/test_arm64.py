@@ -40,7 +40,8 @@ def test_arm64_predictions_equal_host(environment, name, setup):
     root, data, host = setup
     args = ["--mean", str(PREPROCESS["mean"]), "--std", str(PREPROCESS["std"])]
     result, seconds = arm64_run.run_emulated(MODELS / f"{name}.tflite", data, environment, root, runner_args=args)
-    print(f"{environment} {name} on {result['cpu']}: {seconds:.1f} s wall, p50 {result['latency_ms']['p50']:.2f} ms (emulated)")
+    print(f"{environment} {name} on {result['cpu']}: {seconds:.1f} s wall, "
+          f"p50 {result['latency_ms']['p50']:.2f} ms (emulated)")
     assert result["machine"] == "aarch64"
     assert result["interpreter"] == arm64_run.ENVIRONMENTS[environment][1]
     np.testing.assert_array_equal(result["predictions"], host[name]["predictions"])

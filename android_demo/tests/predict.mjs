@@ -61,8 +61,9 @@ try {
   await context.setOffline(true);
   await page.reload();
   await page.evaluate(() => window.demo.ready.then(() => null));
+  const offlineRun = await page.evaluate(n => window.demo.classifyGallery(n), names[0]);
   result.offline = {controlled: await page.evaluate(() => !!navigator.serviceWorker.controller),
-                    predictions: (await page.evaluate(n => window.demo.classifyGallery(n), names[0])).map(r => r.prediction)};
+                    predictions: offlineRun.map(r => r.prediction)};
   console.log(JSON.stringify(result));
 } finally {
   await browser.close();
