@@ -12,13 +12,14 @@ import pytest  # noqa: E402
 BACKEND = keras.backend.backend()
 
 
-def small_cnn(input_shape=(10, 10, 1), classes=3, name=None):
+def small_cnn(input_shape=(10, 10, 1), classes=3, name=None, batch_norm=True):
     """conv -> batch norm -> relu -> conv -> pool -> dense: one of each kind of variable the paper treats."""
+    norm = [keras.layers.BatchNormalization(name="bn1")] if batch_norm else []
     return keras.Sequential(
         [
             keras.Input(input_shape),
             keras.layers.Conv2D(6, 3, name="conv1"),
-            keras.layers.BatchNormalization(name="bn1"),
+            *norm,
             keras.layers.ReLU(),
             keras.layers.Conv2D(5, 3, name="conv2", use_bias=False),
             keras.layers.GlobalAveragePooling2D(),

@@ -17,6 +17,11 @@ def kernel_variable(values, name="kernel"):
     return keras.Variable(np.asarray(values, "float32").reshape(1, 1, 1, -1), name=name)
 
 
+def tensor(values, like):
+    """A gradient tensor shaped like variable `like` (PyTorch's Keras optimizers refuse NumPy gradients)."""
+    return ops.convert_to_tensor(np.asarray(values, "float32").reshape(like.shape))
+
+
 def value(v):
     return np.asarray(ops.convert_to_numpy(v)).ravel()
 
@@ -68,19 +73,21 @@ def test_only_conv_kernels_are_selected_by_default():
 
 
 def test_unquantized_variables_get_exactly_the_base_update():
-    """Dense, bias and batch-norm variables: BC-Adam's update is bit-identical to plain Adam's."""
+    """Dense, bias and batch-norm variables: BC-Adam's update is plain Adam's (bit-identical on TensorFlow and
+    JAX; PyTorch runs plain Adam through a fused multi-tensor kernel, equal to within float rounding)."""
     keras.utils.set_random_seed(1)
     model_a, model_b = small_cnn(), small_cnn()
     model_b.set_weights(model_a.get_weights())
     adam, bc_adam = keras.optimizers.Adam(1e-2), tfquant.BCAdam(1e-2)
     rng = np.random.default_rng(0)
     for _ in range(3):
-        grads = [rng.normal(size=v.shape).astype("float32") for v in model_a.trainable_variables]
+        grads = [ops.convert_to_tensor(rng.normal(size=v.shape).astype("float32")) for v in model_a.trainable_variables]
         adam.apply(grads, model_a.trainable_variables)
         bc_adam.apply(grads, model_b.trainable_variables)
+    tolerance = 1e-6 if BACKEND == "torch" else 0
     for a, b in zip(model_a.variables, model_b.variables):
         if not a.path.endswith(CONV_KERNELS):
-            np.testing.assert_array_equal(value(a), value(b), err_msg=a.path)
+            np.testing.assert_allclose(value(b), value(a), rtol=tolerance, atol=0, err_msg=a.path)
 
 
 def test_first_forward_pass_uses_quantized_weights():
@@ -106,18 +113,18 @@ def test_r_is_eq4_and_sr_is_eq6_and_bc_is_eq7():
     target = w0 - lr * g
 
     r = kernel_variable(w0)
-    tfquant.RSGD(lr, quantizer=grid).apply([g.reshape(r.shape)], [r])
+    tfquant.RSGD(lr, quantizer=grid).apply([tensor(g, r)], [r])
     np.testing.assert_allclose(value(r), value(grid.deterministic(target)), atol=1e-7)
 
     sr = kernel_variable(w0)
-    tfquant.SRSGD(lr, quantizer=grid, seed=0).apply([g.reshape(sr.shape)], [sr])
+    tfquant.SRSGD(lr, quantizer=grid, seed=0).apply([tensor(g, sr)], [sr])
     clipped = np.clip(target, -0.3, 0.3)
     assert np.all((np.abs(value(sr) - np.floor(clipped / 0.1 + 1e-5) * 0.1) < 1e-6)
                   | (np.abs(value(sr) - np.ceil(clipped / 0.1 - 1e-5) * 0.1) < 1e-6))
 
     bc = kernel_variable(w0 + 0.03)  # the buffer starts at the initial weights, the variable at Q of them
     optimizer = tfquant.BCSGD(lr, quantizer=grid)
-    optimizer.apply([g.reshape(bc.shape)], [bc])
+    optimizer.apply([tensor(g, bc)], [bc])
     np.testing.assert_allclose(value(optimizer.full_precision(bc)), np.clip(w0 + 0.03 - lr * g, -0.3, 0.3), atol=1e-6)
     np.testing.assert_allclose(value(bc), value(grid.deterministic(optimizer.full_precision(bc))), atol=1e-7)
 
@@ -129,10 +136,12 @@ def test_r_stagnates_at_small_learning_rates_while_sr_and_bc_move():
     for name, optimizer in [("r", tfquant.RAdam(1e-3)), ("sr", tfquant.SRAdam(1e-3, seed=0)), ("bc", tfquant.BCAdam(1e-3))]:
         keras.utils.set_random_seed(3)
         model = compile_model(small_cnn(), optimizer)
-        history = model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[tfquant.callbacks.QuantizationMonitor()])
-        changed[name] = max(v[-1] for k, v in history.history.items() if k.startswith("changed_since_start/"))
+        history = model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[tfquant.callbacks.QuantizationMonitor()])
+        changed[name] = sum(v[-1] for k, v in history.history.items() if k.startswith("changed_since_start/"))
+    # 64 Adam steps of size ~1e-3 against a gap of 2 between -1 and +1: R never crosses it; SR crosses with
+    # probability ~5e-4 per weight and step (about 10 of the 324 kernel weights expected); BC's buffer drifts.
     assert changed["r"] == 0.0
-    assert changed["sr"] > 0.5 and changed["bc"] > 0.5, changed
+    assert changed["sr"] > 0.0 and changed["bc"] > 0.0, changed
 
 
 # -- the base optimizer's features -------------------------------------------------------------------------
@@ -140,7 +149,7 @@ def test_weight_decay_shrinks_bcs_full_precision_buffer():
     """Decoupled decay w_r <- w_r (1 - lr wd) acts on the buffer, where it accumulates (paper Fig. 7)."""
     w = kernel_variable([0.5, -0.25, 0.75, -1.0])
     optimizer = tfquant.BCSGD(0.1, weight_decay=0.5)
-    zeros = np.zeros(w.shape, "float32")
+    zeros = tensor(np.zeros(w.shape), w)
     for _ in range(3):
         optimizer.apply([zeros], [w])
     np.testing.assert_allclose(value(optimizer.full_precision(w)), np.array([0.5, -0.25, 0.75, -1.0]) * 0.95**3, rtol=1e-6)
@@ -149,13 +158,13 @@ def test_weight_decay_shrinks_bcs_full_precision_buffer():
     optimizer_2 = tfquant.BCSGD(0.1, weight_decay=0.5)
     with pytest.warns(UserWarning, match="matched none"):
         optimizer_2.build([dense])
-    optimizer_2.apply([np.zeros((2, 2), "float32")], [dense])
+    optimizer_2.apply([tensor(np.zeros(4), dense)], [dense])
     np.testing.assert_allclose(value(dense), 0.95, rtol=1e-6)
 
 
 def test_weight_decay_reaches_r_and_sr_weights_before_rounding():
     w = kernel_variable([0.3, -0.3])
-    tfquant.RSGD(1.0, weight_decay=0.5, quantizer=tfquant.Uniform(0.1, 3)).apply([np.zeros(w.shape, "float32")], [w])
+    tfquant.RSGD(1.0, weight_decay=0.5, quantizer=tfquant.Uniform(0.1, 3)).apply([tensor(np.zeros(2), w)], [w])
     np.testing.assert_allclose(value(w), [0.2, -0.2], atol=1e-7)  # Qd(0.3 * (1 - 0.5)) = 0.2 (0.15 rounds up)
 
 
@@ -164,7 +173,7 @@ def test_gradient_clipping_applies_to_the_buffer_update(clip):
     w = kernel_variable([0.0, 0.0, 0.0, 0.0])
     g = np.array([3.0, -4.0, 0.0, 0.0], "float32")
     optimizer = tfquant.BCSGD(1.0, quantizer=tfquant.Uniform(0.01), **clip)
-    optimizer.apply([g.reshape(w.shape)], [w])
+    optimizer.apply([tensor(g, w)], [w])
     expected = -np.clip(g, -0.1, 0.1) if "clipvalue" in clip else -g / 5.0 * 0.5
     np.testing.assert_allclose(value(optimizer.full_precision(w)), expected, atol=1e-6)
 
@@ -173,7 +182,7 @@ def test_learning_rate_schedules_drive_the_buffer():
     schedule = keras.optimizers.schedules.PiecewiseConstantDecay([1], [0.1, 0.01])
     w = kernel_variable([0.0])
     optimizer = tfquant.BCSGD(schedule)
-    ones = np.ones(w.shape, "float32")
+    ones = tensor(np.ones(1), w)
     optimizer.apply([ones], [w])
     optimizer.apply([ones], [w])
     optimizer.apply([ones], [w])
@@ -183,10 +192,10 @@ def test_learning_rate_schedules_drive_the_buffer():
 def test_gradient_accumulation_updates_once_with_the_mean_gradient():
     w = kernel_variable([0.05, -0.05])
     optimizer = tfquant.BCSGD(0.1, gradient_accumulation_steps=2)
-    optimizer.apply([np.array([1.0, 2.0], "float32").reshape(w.shape)], [w])
+    optimizer.apply([tensor([1.0, 2.0], w)], [w])
     np.testing.assert_allclose(value(optimizer.full_precision(w)), [0.05, -0.05], atol=1e-7)
     np.testing.assert_array_equal(value(w), [1, -1])
-    optimizer.apply([np.array([3.0, -4.0], "float32").reshape(w.shape)], [w])
+    optimizer.apply([tensor([3.0, -4.0], w)], [w])
     np.testing.assert_allclose(value(optimizer.full_precision(w)), [0.05 - 0.2, -0.05 + 0.1], atol=1e-6)
     np.testing.assert_array_equal(value(w), [-1, 1])
 
@@ -226,7 +235,7 @@ def test_non_finite_gradients_leave_quantized_weights_in_place():
     for make in (lambda: tfquant.BCAdam(0.1), lambda: tfquant.SRAdam(0.1, seed=0)):
         w = kernel_variable([1.0, -1.0, 1.0])
         optimizer = make()
-        optimizer.apply([np.array([np.nan, np.inf, -np.inf], "float32").reshape(w.shape)], [w])
+        optimizer.apply([tensor([np.nan, np.inf, -np.inf], w)], [w])
         np.testing.assert_array_equal(value(w), [1, -1, 1])
         assert all(np.all(np.isfinite(value(v))) for v in optimizer.variables)
 
@@ -268,7 +277,7 @@ def test_a_selection_that_matches_nothing_warns_with_the_candidates():
 
 
 def test_integer_variables_cannot_be_selected():
-    counter = keras.Variable(np.zeros((1, 1, 1, 2), "int32"), name="kernel", trainable=True)
+    counter = keras.Variable(np.zeros((1, 1, 1, 2), "int32"), name="kernel", trainable=False)
     floats = kernel_variable([0.1, 0.2])
     with pytest.raises(ValueError, match="floating-point"):
         tfquant.BCAdam(quantize=lambda v: True).build([floats, counter])

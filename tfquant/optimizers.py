@@ -165,7 +165,8 @@ class QuantizedOptimizer:
         # BC decays its buffer inside update_step; decaying Q(w_r) would be undone by the next rounding.
         if self.built and self.method == "bc":
             variables = [v for v in variables if self._full_precision[self._get_variable_index(v)] is None]
-        super()._apply_weight_decay(variables)
+        if variables:
+            super()._apply_weight_decay(variables)
 
     # -- exponential moving average ----------------------------------------------------------------------
     def _update_model_variables_moving_average(self, trainable_variables):

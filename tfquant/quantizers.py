@@ -33,6 +33,7 @@ def round_deterministic(w, delta, levels=None):
 
     `levels=None` is the unbounded grid ``Delta * Z``.
     """
+    w = ops.convert_to_tensor(w)
     steps = ops.sign(w) * ops.floor(ops.abs(w) / delta + 0.5)
     if levels is not None:
         steps = ops.clip(steps, -levels, levels)
@@ -45,25 +46,28 @@ def round_stochastic(w, delta, noise, levels=None):
     `noise` is uniform in [0, 1) with the shape of `w`. ``floor(x + u)`` with ``u ~ U[0, 1)`` is up with
     probability ``x - floor(x)``, so ``E[Qs(w)] = w`` inside the domain.
     """
-    x = w / delta
+    x = ops.convert_to_tensor(w) / delta
     if levels is not None:
         x = ops.clip(x, -levels, levels)
-    return ops.floor(_snap_to_integer(x) + noise) * delta
+    return ops.floor(_snap_to_integer(x) + ops.convert_to_tensor(noise)) * delta
 
 
 def binarize_deterministic(w, delta):
     """``Delta * sign(w)`` with ``sign(0) = +1`` (0 is not on the binary grid)."""
+    w = ops.convert_to_tensor(w)
     return ops.cast(ops.where(w >= 0, delta, -delta), w.dtype)
 
 
 def binarize_stochastic(w, delta, noise):
     """``+Delta`` with probability ``p = (clip(w, -Delta, Delta)/Delta + 1)/2``, else ``-Delta``; E = clip(w)."""
+    w = ops.convert_to_tensor(w)
     p = (ops.clip(w / delta, -1.0, 1.0) + 1.0) / 2.0
-    return ops.cast(ops.where(noise < p, delta, -delta), w.dtype)
+    return ops.cast(ops.where(ops.convert_to_tensor(noise) < p, delta, -delta), w.dtype)
 
 
 def channel_scale(w):
     """BWN scale: mean |w| over every axis but the last (the output channel of Keras conv/dense kernels)."""
+    w = ops.convert_to_tensor(w)
     if len(w.shape) < 2:
         return ops.mean(ops.abs(w))
     return ops.mean(ops.abs(w), axis=tuple(range(len(w.shape) - 1)))
@@ -131,7 +135,7 @@ class Binary(Quantizer):
         return ops.clip(w, -self.delta, self.delta)
 
     def on_grid(self, w):
-        return ops.equal(ops.abs(w), self.delta)
+        return ops.equal(ops.abs(ops.convert_to_tensor(w)), self.delta)
 
     def get_config(self):
         return {"delta": self.delta}
@@ -172,7 +176,7 @@ class Uniform(Quantizer):
         return ops.clip(w, -bound, bound)
 
     def on_grid(self, w):
-        steps = w / self.delta
+        steps = ops.convert_to_tensor(w) / self.delta
         on = ops.less(ops.abs(steps - ops.round(steps)), 1e-4)
         if self.levels is not None:
             on = ops.logical_and(on, ops.less_equal(ops.abs(steps), self.levels + 1e-4))
@@ -197,9 +201,11 @@ class ScaledBinary(Quantizer):
         pass
 
     def deterministic(self, w):
+        w = ops.convert_to_tensor(w)
         return binarize_deterministic(w, 1.0) * channel_scale(w)
 
     def stochastic(self, w, noise):
+        w = ops.convert_to_tensor(w)
         scale = channel_scale(w)
         return binarize_stochastic(w / ops.maximum(scale, 1e-12), 1.0, noise) * scale
 
@@ -207,6 +213,7 @@ class ScaledBinary(Quantizer):
         return w
 
     def on_grid(self, w):
+        w = ops.convert_to_tensor(w)
         magnitude = ops.abs(w)
         if len(w.shape) < 2:
             peak = ops.max(magnitude)

@@ -1,0 +1,22 @@
+"""The backend-neutral test modules, rerun on the other Keras backends in a fresh process each."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NEUTRAL = ["tests/test_quantizers.py", "tests/test_counter_rng.py", "tests/test_optimizers.py", "tests/test_saving.py"]
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_suite_passes_on_backend(backend):
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"{backend} is not installed (pip install -e '.[{backend}]')")
+    env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=str(ROOT))
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *NEUTRAL],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
+    assert run.returncode == 0, run.stdout[-6000:]
