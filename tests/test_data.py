@@ -52,6 +52,14 @@ def test_cifar_augmentation_is_a_padded_shift_or_its_mirror():
     assert len(seen) > 5  # the crops and flips vary with the seed
 
 
+def test_imagenet_maps_give_normalised_224_crops():
+    image = tf.constant(np.random.default_rng(1).integers(0, 256, (300, 400, 3), dtype=np.uint8))
+    train, label = data.imagenet_train_map(image, 7, tf.constant([3, 4], tf.int64))
+    test, _ = data.imagenet_test_map(image, 7)
+    assert train.shape == test.shape == (224, 224, 3) and label == 7
+    assert abs(float(tf.reduce_mean(test))) < 0.5 and 0.8 < float(tf.math.reduce_std(test)) < 1.5
+
+
 def test_unknown_dataset_and_bad_subset_are_clear_errors():
     with pytest.raises(ValueError, match="unknown dataset 'mnist'.*fashion_mnist"):
         data.load("mnist")

@@ -176,6 +176,23 @@ def _from_arrays(name, train, test, num_classes, augment=None):
     return Data(name, train_fn, test_fn, xte.shape[1:], num_classes, len(xtr))
 
 
+def imagenet_train_map(image, label, seed):
+    """Random-resized crop (8-100% of the area, aspect 3/4-4/3) to 224x224, random flip, normalise."""
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
+        tf.shape(image), tf.zeros((1, 0, 4)), seed=seeds[0], area_range=(0.08, 1.0),
+        aspect_ratio_range=(3 / 4, 4 / 3), use_image_if_no_bounding_boxes=True)
+    image = tf.image.resize(tf.slice(image, begin, size), (224, 224))
+    image = tf.image.stateless_random_flip_left_right(image, seed=seeds[1])
+    return (image / 255.0 - IMAGENET_MEAN) / IMAGENET_STD, label
+
+
+def imagenet_test_map(image, label):
+    """Resize to 256x256, centre 224x224 crop, normalise."""
+    image = tf.image.resize(image, (256, 256))[16:240, 16:240]
+    return (image / 255.0 - IMAGENET_MEAN) / IMAGENET_STD, label
+
+
 def _imagenet():
     """ImageNet 2012 through tensorflow-datasets (needs the manual download; see module docstring)."""
     try:
@@ -190,32 +207,19 @@ def _imagenet():
             f"ImageNet 2012 is not prepared ({type(e).__name__}: {e}). Download ILSVRC2012_img_train.tar and "
             f"ILSVRC2012_img_val.tar from image-net.org into ~/tensorflow_datasets/downloads/manual/ "
             f"and rerun.") from None
-    mean, std = tf.constant(IMAGENET_MEAN), tf.constant(IMAGENET_STD)
-
-    def train_map(image, label, seed):
-        seeds = tf.random.experimental.stateless_split(seed, 2)
-        begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
-            tf.shape(image), tf.zeros((1, 0, 4)), seed=seeds[0], area_range=(0.08, 1.0),
-            aspect_ratio_range=(3 / 4, 4 / 3), use_image_if_no_bounding_boxes=True)
-        image = tf.image.resize(tf.slice(image, begin, size), (224, 224))
-        image = tf.image.stateless_random_flip_left_right(image, seed=seeds[1])
-        return (image / 255.0 - mean) / std, label
-
-    def test_map(image, label):
-        image = tf.image.resize(image, (256, 256))[16:240, 16:240]
-        return (image / 255.0 - mean) / std, label
 
     def train_fn(batch_size, seed, start_epoch, epochs):
+        base = builder.as_dataset(split="train", as_supervised=True, shuffle_files=False)
+
         def one_epoch(epoch):
-            ds = builder.as_dataset(split="train", as_supervised=True, shuffle_files=False)
-            ds = ds.shuffle(10_000, seed=seed * 1_000_003 + epoch).enumerate()
-            return ds.map(lambda i, ex: train_map(*ex, tf.stack([seed * 1_000_003 + epoch, i])),
+            ds = base.shuffle(10_000, seed=seed * 1_000_003 + epoch).enumerate()
+            return ds.map(lambda i, ex: imagenet_train_map(*ex, tf.stack([seed * 1_000_003 + epoch, i])),
                           num_parallel_calls=AUTOTUNE).batch(batch_size)
         return tf.data.Dataset.range(start_epoch, epochs).flat_map(one_epoch).prefetch(AUTOTUNE)
 
     def test_fn(batch_size):
         ds = builder.as_dataset(split="validation", as_supervised=True)
-        return ds.map(test_map, num_parallel_calls=AUTOTUNE).batch(batch_size).prefetch(AUTOTUNE)
+        return ds.map(imagenet_test_map, num_parallel_calls=AUTOTUNE).batch(batch_size).prefetch(AUTOTUNE)
 
     size = builder.info.splits["train"].num_examples
     return Data("imagenet", train_fn, test_fn, (224, 224, 3), 1000, size)

@@ -5,7 +5,7 @@
 # For a machine with a GPU and the data (CIFAR via keras.datasets, ImageNet prepared for
 # tensorflow-datasets: pip install '.[train,imagenet]'). Backend: KERAS_BACKEND=jax (pip install
 # 'jax[cuda12]' plus tensorflow-cpu for tf.data) or KERAS_BACKEND=tensorflow (pip install tensorflow).
-# Every run resumes after an interruption; finished runs are skipped. Roughly 30 GPU-days in all.
+# Every run resumes after an interruption; finished runs are skipped.
 #
 #   SEEDS="0 1" OUT=runs/paper KERAS_BACKEND=jax bash training/run_paper.sh
 #   ONLY=cifar10-resnet56 bash training/run_paper.sh        # one column
