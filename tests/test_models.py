@@ -7,19 +7,12 @@ import pytest
 import tfquant
 from training import models
 
-# Appendix H.1: "The number of params of Conv/FC layers ... (in millions)". Our counts have no conv bias
-# before batch norm; they match to the paper's rounding (see docs/REPRODUCTION.md).
-# The paper's figures are rounded (or truncated) to their last digit: we must agree to within one unit of it.
-PAPER = {"vgg9": ("1.7", "1.1"), "vgg_bc": ("4.6", "9.4"), "resnet56": ("0.84", "0.0006"),
-         "wrn56_2": ("3.4", "0.001"), "resnet18": ("11.2", "0.5")}
-INPUTS = {"resnet18": ((224, 224, 3), 1000)}
 
-
-@pytest.mark.parametrize("name", sorted(PAPER))
+@pytest.mark.parametrize("name", sorted(models.PAPER_COUNTS))
 def test_parameter_counts_match_the_appendix(name):
-    shape, classes = INPUTS.get(name, ((32, 32, 3), 10))
-    conv, dense = models.parameter_counts(models.build(name, shape, classes))
-    for ours, paper in zip((conv, dense), PAPER[name]):
+    """Our counts have no conv bias before batch norm; they must agree within one unit of the last digit shown."""
+    conv, dense = models.parameter_counts(models.build(name, *models.paper_input(name)))
+    for ours, paper in zip((conv, dense), models.PAPER_COUNTS[name]):
         last_digit = 10.0 ** -len(paper.split(".")[1])
         assert abs(ours / 1e6 - float(paper)) < last_digit, (ours, paper)
 

@@ -184,3 +184,27 @@ def parameter_counts(model):
         elif isinstance(layer, layers.Dense):
             dense += n
     return conv, dense
+
+
+# Appendix H.1: conv/FC parameters in millions, as printed (rounded or truncated to the last digit shown).
+PAPER_COUNTS = {"vgg9": ("1.7", "1.1"), "vgg_bc": ("4.6", "9.4"), "resnet56": ("0.84", "0.0006"),
+                "wrn56_2": ("3.4", "0.001"), "resnet18": ("11.2", "0.5")}
+
+
+def paper_input(name):
+    """(input_shape, num_classes) the paper used ``name`` with: ImageNet for ResNet-18, CIFAR-10 otherwise."""
+    return ((224, 224, 3), 1000) if name == "resnet18" else ((32, 32, 3), 10)
+
+
+def main():
+    """Print the conv/FC parameter counts of the paper's networks with appendix H.1's figures beside them."""
+    print("| model | input | conv params | FC params | paper (millions, conv/FC) |\n|---|---|---|---|---|")
+    for name, figures in PAPER_COUNTS.items():
+        shape, classes = paper_input(name)
+        conv, dense = parameter_counts(build(name, shape, classes))
+        print(f"| {name} | {'x'.join(map(str, shape))}, {classes} classes | {conv:,} | {dense:,} | "
+              f"{'/'.join(figures)} |")
+
+
+if __name__ == "__main__":
+    main()

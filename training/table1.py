@@ -91,8 +91,11 @@ def report(root, seeds, figures):
         means[label] = statistics.mean(test) if test else None
         lines.append(f"| {label} | {mean} | {spread} | {len(hs)} | {train_mean} | {PAPER_CIFAR10_VGG9[label]} |")
     order = [m for m in means.values() if m is not None]
-    holds = len(order) == len(ROWS) and all(a < b for a, b in zip(order, order[1:]))
-    lines.append(f"\nPaper's ordering ADAM < BC < Big SR < SR < R on the means: {'holds' if holds else 'does NOT hold'}")
+    if len(order) < len(ROWS):
+        verdict = "not all rows have finished"
+    else:
+        verdict = "holds" if all(a < b for a, b in zip(order, order[1:])) else "does NOT hold"
+    lines.append(f"\nPaper's ordering ADAM < BC < Big SR < SR < R on the means: {verdict}")
 
     lines += ["\n| SR-ADAM batch | test error (%) mean | ± std | seeds | changed since start, mean over conv layers (%) |",
               "|---|---|---|---|---|"]
