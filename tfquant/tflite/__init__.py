@@ -19,11 +19,10 @@ import pathlib
 
 import numpy as np
 
-from . import binary_kernels, c_array, convert, hazards, int4, interpreters, pack, report
+from . import binary_kernels, c_array, convert, hazards, int4, interpreters, pack, report, verify
 from .errors import ExportError, VerificationError
 from .filters import CONV_OPS, filters
 from .flatbuffer import read
-from .verify import verify
 
 FORMATS = ("float32", "int8", "int4", "packed", "packed-int8")
 INT8_FORMATS = ("int8", "int4", "packed-int8")
@@ -94,7 +93,7 @@ def export(model, path=None, format="packed", calibration=None, strict=False, sa
                               + "; ".join(f"{r['tensor']} ({r['reason']})" for r in left))
     inputs = _verification_inputs(model, calibration, samples)
     unpacked = base if fmt in ("packed", "packed-int8") else None
-    figures = verify(model, out, inputs, int8, unpacked)
+    figures = verify.verify(model, out, inputs, int8, unpacked)
     result = report.build(fmt, out, len(float32), records, descriptions, figures)
     if tflm_arena:
         result["tflm_arena_bytes"] = interpreters.tflm_min_arena(out, inputs[0])

@@ -14,7 +14,9 @@ For int8 models the rebuilt filter is bit-identical to the converter's (per-chan
 quantization stores a `±s_c` channel as exactly `±127`, zero point 0), so scales and int32 biases
 are untouched; for float models `s_c·(±1)` reproduces `±s_c` exactly.
 Placing each chain right before its consumer keeps the rebuilt filter's live range to one op, which
-is what keeps the memory planners' arenas small.
+is what keeps the memory planners' arenas small. The packed file's tensors are renamed `t<index>`
+(inputs and outputs keep their names): the converter's scope names cost ~600 bytes a conv layer,
+a third of ResNet-56's packed weights.
 """
 import numpy as np
 from tensorflow.lite.python import schema_py_generated as schema
@@ -52,6 +54,13 @@ class _Packer:
     def tensor(self, name, shape, tensor_type, value=None):
         return fb.add_tensor(self.model, self.sub, name, shape, tensor_type, value)
 
+    def shape(self, shape):
+        """A shared int32 constant holding `shape` (RESHAPE's second input)."""
+        key = ("shape",) + tuple(shape)
+        if key not in self.tables:
+            self.tables[key] = self.tensor("shape", [len(shape)], TT.INT32, np.asarray(shape, np.int32))
+        return self.tables[key]
+
     def op(self, builtin, inputs, outputs, options_type=0, options=None):
         return fb.new_op(self.model, builtin, inputs, outputs, options_type, options)
 
@@ -62,11 +71,10 @@ class _Packer:
         return self.tables[magnitude]
 
     def reshape(self, source, name, shape, tensor_type, out=None):
-        shape_const = self.tensor(name + "/shape", [len(shape)], TT.INT32, np.asarray(shape, np.int32))
         out = self.tensor(name, shape, tensor_type) if out is None else out
         options = schema.ReshapeOptionsT()
         options.newShape = np.asarray(shape, np.int32)
-        return out, self.op(OP.RESHAPE, [source, shape_const], [out],
+        return out, self.op(OP.RESHAPE, [source, self.shape(shape)], [out],
                             schema.BuiltinOptions.ReshapeOptions, options)
 
     def cast(self, source, name, shape, in_type, out_type):
@@ -159,4 +167,13 @@ def pack(model_bytes):
             record.update(packed=True, stored_as="1-bit", bytes=(w.size + 7) // 8)
         records.append(record)
     packer.sub.operators = [new for i, op in enumerate(packer.sub.operators) for new in chains.get(i, []) + [op]]
+    _short_names(packer.sub)
     return fb.write(model), records
+
+
+def _short_names(sub):
+    """Rename every tensor but the subgraph's inputs and outputs to `t<index>`."""
+    keep = set(int(i) for i in sub.inputs) | set(int(i) for i in sub.outputs)
+    for index, tensor in enumerate(sub.tensors):
+        if index not in keep:
+            tensor.name = f"t{index}".encode()

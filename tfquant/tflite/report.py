@@ -31,8 +31,8 @@ def build(fmt, model_bytes, float32_bytes, records, descriptions, verification):
     packed = [r for r in records if r["packed"]]
     packed_bytes = sum(r["bytes"] for r in packed)
     packed_weights = sum(r["weights"] for r in packed)
-    table = sum(fb.buffer_bytes(model, t) for t in model.subgraphs[0].tensors
-                if fb.tensor_name(t).startswith("tfquant/sign_table"))
+    table = sum(fb.buffer_bytes(model, t) for t in model.subgraphs[0].tensors   # the 256x8 sign tables
+                if list(t.shape) == [256, 8] and fb.buffer_bytes(model, t) == 2048) if packed else 0
     scale_bytes = 4 if fmt == "packed" else 12
     names = sorted(descriptions, key=len, reverse=True)
     layers = []
