@@ -65,8 +65,24 @@ def test_interrupted_bc_run_resumes_to_the_same_weights(tmp_path):
     assert ha == hb  # errors, flip percentages since the start and BC gaps included
 
 
-def test_bad_arguments_are_reported_clearly(tmp_path):
-    result = _train(["--method", "sr", "--bits", "3"], tmp_path)
-    assert result.returncode == 2 and "--bits needs --quantizer uniform" in result.stderr
-    result = _train(["--method", "sr", "--schedule", "soon"], tmp_path)
-    assert result.returncode != 0 and "--schedule must be" in result.stderr
+def test_bad_arguments_are_reported_clearly(tmp_path, capsys):
+    from training import train
+
+    for argv, message in [
+        (["--method", "sr", "--bits", "3"], "--bits needs --quantizer uniform"),
+        (["--schedule", "soon"], "--schedule must be 'proportional', 'none' or comma-separated epochs"),
+        (["--method", "sr", "--rounding", "stochastic"], "--rounding applies to --method bc only"),
+        (["--method", "r", "--quantizer", "scaled_binary"], "scaled_binary works with --method bc only"),
+    ]:
+        with pytest.raises(SystemExit) as exit_info:
+            train.parse_args(argv + ["--out", str(tmp_path)])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_proportional_schedule_scales_the_paper_drops():
+    from training import train
+
+    drops = {e: train.drop_epochs(train.parse_args(["--epochs", str(e), "--out", "x"])) for e in (160, 8, 2)}
+    assert drops == {160: [82, 122], 8: [4, 6], 2: [1]}
+    imagenet = train.parse_args(["--dataset", "imagenet", "--out", "x"])
+    assert imagenet.epochs == 90 and train.drop_epochs(imagenet) == [30, 60]

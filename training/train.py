@@ -78,7 +78,10 @@ def parse_args(argv=None):
         p.error("--bits needs --quantizer uniform")
     if args.rounding == "stochastic" and args.method != "bc":
         p.error("--rounding applies to --method bc only (SR always rounds stochastically, R deterministically)")
-    drop_epochs(args)  # validates --schedule
+    try:
+        drop_epochs(args)
+    except ValueError as e:
+        p.error(str(e))
     return args
 
 
@@ -92,7 +95,8 @@ def drop_epochs(args):
     try:
         return sorted(int(e) for e in args.schedule.split(","))
     except ValueError:
-        raise SystemExit(f"--schedule must be 'proportional', 'none' or comma-separated epochs, not {args.schedule!r}")
+        raise ValueError(f"--schedule must be 'proportional', 'none' or comma-separated epochs, "
+                         f"not {args.schedule!r}") from None
 
 
 def make_quantizer(args):
