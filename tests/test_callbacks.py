@@ -1,0 +1,69 @@
+"""QuantizationMonitor (Figs. 4, 5, 7): its figures equal ones computed from weight snapshots, and they reach
+History and TensorBoard."""
+
+import keras
+import numpy as np
+import pytest
+
+import tfquant
+from tests.conftest import BACKEND, compile_model, small_cnn, toy_data
+
+
+def test_monitor_values_match_snapshots():
+    keras.utils.set_random_seed(0)
+    optimizer = tfquant.SRAdam(1e-2, seed=0)
+    model = compile_model(small_cnn(name="net"), optimizer)
+    kernel = model.get_layer("conv2").kernel
+    snapshots = []
+    record = keras.callbacks.LambdaCallback(
+        on_train_begin=lambda logs: snapshots.append(np.array(kernel)),
+        on_epoch_end=lambda epoch, logs: snapshots.append(np.array(kernel)),
+    )
+    x, y = toy_data()
+    monitor = tfquant.callbacks.QuantizationMonitor(window=2)
+    history = model.fit(x, y, batch_size=8, epochs=4, verbose=0, callbacks=[monitor, record])
+    since = history.history["changed_since_start/net.conv2.kernel"]
+    window = history.history["changed_in_window/net.conv2.kernel"]
+    for epoch in range(4):
+        now = snapshots[epoch + 1]
+        assert since[epoch] == pytest.approx(100 * np.mean(now != snapshots[0]))
+        assert window[epoch] == pytest.approx(100 * np.mean(now != snapshots[max(0, epoch - 1)]))
+    assert since[-1] > 0
+
+
+def test_bc_gap_is_mean_distance_to_the_buffer():
+    keras.utils.set_random_seed(1)
+    optimizer = tfquant.BCAdam(1e-2)
+    model = compile_model(small_cnn(name="net"), optimizer)
+    x, y = toy_data()
+    history = model.fit(x, y, batch_size=16, epochs=1, verbose=0,
+                        callbacks=[tfquant.callbacks.QuantizationMonitor()])
+    kernel = model.get_layer("conv1").kernel
+    expected = np.mean(np.abs(np.array(kernel) - np.array(optimizer.full_precision(kernel))))
+    assert history.history["bc_gap/net.conv1.kernel"][-1] == pytest.approx(expected, rel=1e-6)
+
+
+def test_monitor_refuses_a_plain_optimizer():
+    model = compile_model(small_cnn(), keras.optimizers.Adam())
+    x, y = toy_data(n=8)
+    with pytest.raises(ValueError, match="tfquant optimizer"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[tfquant.callbacks.QuantizationMonitor()])
+    with pytest.raises(ValueError, match="window"):
+        tfquant.callbacks.QuantizationMonitor(window=0)
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="the TensorBoard callback writes through TensorFlow")
+def test_values_reach_tensorboard(tmp_path):
+    import tensorflow as tf
+
+    model = compile_model(small_cnn(name="net"), tfquant.BCAdam(1e-2))
+    x, y = toy_data()
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[tfquant.callbacks.QuantizationMonitor(),
+                                                     keras.callbacks.TensorBoard(str(tmp_path))])
+    tags = {
+        value.tag
+        for path in (tmp_path / "train").glob("events.out.tfevents.*")
+        for event in tf.compat.v1.train.summary_iterator(str(path))
+        for value in event.summary.value
+    }
+    assert {"epoch_changed_since_start/net.conv1.kernel", "epoch_bc_gap/net.conv1.kernel"} <= tags, tags

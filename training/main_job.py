@@ -1,0 +1,137 @@
+"""The main job, end to end: train on Fashion-MNIST, export bit-packed, run on-device, bundle the demo.
+
+    python -m training.main_job            # about 10 minutes on 2 CPU cores (`make main`)
+    python -m training.main_job --quick    # a 2,000-image, 1-epoch smoke run (what the tests run)
+
+1. trains the small VGG-9 (1/8 width) with Adam (full precision, the reference) and with BC-Adam (binary
+   conv kernels), through the training CLI (progress bars; an interrupted run resumes);
+2. exports the BC model as `float32`, `int8`, `packed` and `packed-int8`; every export verifies itself on
+   LiteRT against Keras;
+3. runs each file on the test set with the on-device runner (`export/run_tflite.py`, LiteRT, 1 thread);
+4. copies `packed`, `packed-int8` and `int8` into the phone demo (`android_demo/models/`);
+5. prints one table (Keras vs each exported model: accuracy, size, ratio to float32, median latency) and,
+   for the full run, writes it into docs/RESULTS.md with the date.
+"""
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.export_results import replace_section
+from export import build_demo, run_tflite
+from tfquant import tflite
+from training import data as datasets
+from training import train
+
+ROOT = Path(__file__).resolve().parent.parent
+FORMATS = ("float32", "int8", "packed", "packed-int8")
+DEMO_FORMATS = ("packed", "packed-int8", "int8")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--train-subset", type=int, default=None, help="train on the first N images only")
+    p.add_argument("--test-images", type=int, default=10000, help="images the exported models are run on")
+    p.add_argument("--out", type=Path, default=ROOT / "runs" / "main")
+    p.add_argument("--demo-dir", type=Path, default=ROOT / "android_demo" / "models")
+    p.add_argument("--fresh", action="store_true", help="retrain instead of resuming finished runs in --out")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: 2,000 training images, 1 epoch, 500 test images, results not written")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.epochs, args.train_subset, args.test_images = 1, 2000, 500
+        args.out = args.out.with_name(args.out.name + "-quick")
+    return args
+
+
+def train_both(args):
+    """Adam and BC-Adam runs of the training CLI; returns {method: (history, model path)}."""
+    runs = {}
+    for method in ("adam", "bc"):
+        out = args.out / method
+        if args.fresh and out.exists():
+            shutil.rmtree(out)
+        argv = ["--model", "small_cnn", "--dataset", "fashion_mnist", "--method", method, "--lr", "0.001",
+                "--epochs", str(args.epochs), "--seed", "0", "--out", str(out)]
+        if args.train_subset:
+            argv += ["--train-subset", str(args.train_subset)]
+        print(f"== training {method.upper()} ({args.epochs} epochs) ==")
+        history = train.run(train.parse_args(argv))
+        runs[method] = (history, out / "model.keras")
+    return runs
+
+
+def export_all(model_path, calibration, out):
+    import keras
+
+    model = keras.models.load_model(model_path, compile=False)
+    reports = {}
+    for fmt in FORMATS:
+        path = out / f"{fmt}.tflite"
+        reports[fmt] = tflite.export(model, path, format=fmt, calibration=calibration)
+        print(f"exported {fmt}: {path.stat().st_size} bytes, verified")
+    return reports
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    started = time.time()
+    runs = train_both(args)
+
+    (x_train, y_train), (x_test, y_test) = datasets.load_fashion_mnist()
+    x_train, _ = datasets.subset(x_train, y_train, args.train_subset)  # the images (and statistics) trained on
+    mean, std = (float(v[0]) for v in datasets.channel_stats(x_train))
+    normalized = ((x_train[:256, ..., None].astype("float32") / 255.0) - mean) / std
+    export_dir = args.out / "export"
+    export_dir.mkdir(parents=True, exist_ok=True)
+    reports = export_all(runs["bc"][1], normalized, export_dir)
+
+    x_eval, y_eval = x_test[: args.test_images], y_test[: args.test_images]
+    float_bytes = reports["float32"]["file_bytes"]
+    rows = [
+        ("Keras, Adam (full precision)", 1 - runs["adam"][0][-1]["test_error"] / 100, None, None),
+        ("Keras, BC-Adam (binary conv kernels)", 1 - runs["bc"][0][-1]["test_error"] / 100, None, None),
+    ]
+    for fmt in FORMATS:
+        path = export_dir / f"{fmt}.tflite"
+        result = run_tflite.run(path, x_eval, y_eval, interpreter="litert", mean=mean, std=std)
+        rows.append((f"{fmt}.tflite ({result['interpreter']})", result["accuracy"], path.stat().st_size,
+                     result["latency_ms"]["p50"]))
+
+    build_demo.build_demo({fmt: export_dir / f"{fmt}.tflite" for fmt in DEMO_FORMATS}, args.demo_dir,
+                          mean=mean, std=std)
+    table = format_table(rows, float_bytes)
+    minutes = (time.time() - started) / 60
+    print(f"\n{table}\n\nKeras accuracy: the 10,000 test images; exported models: the first {len(y_eval)}, "
+          f"one at a time. Demo models in {args.demo_dir}. Total {minutes:.1f} min.")
+    (args.out / "main_job.json").write_text(json.dumps({"rows": rows, "minutes": minutes}, indent=1))
+    if not args.quick:
+        replace_section("Main job (end to end)", results_section(table, args, minutes))
+
+
+def format_table(rows, float_bytes):
+    lines = ["| model | test accuracy | file size | vs float32 | median latency |", "|---|---|---|---|---|"]
+    for name, accuracy, size, latency in rows:
+        size_text = "" if size is None else f"{size / 1024:.1f} KiB"
+        ratio = "" if size is None else f"{float_bytes / size:.1f}x smaller" if size < float_bytes else "1x"
+        latency_text = "" if latency is None else f"{latency:.3f} ms"
+        lines.append(f"| {name} | {accuracy * 100:.2f}% | {size_text} | {ratio} | {latency_text} |")
+    return "\n".join(lines)
+
+
+def results_section(table, args, minutes):
+    return (
+        f"`make main` (= `python -m training.main_job`), run on {time.strftime('%Y-%m-%d')}: small VGG-9 "
+        f"(1/8 width) on Fashion-MNIST, {args.epochs} epochs, Adam lr 1e-3, batch 128; the BC-Adam model "
+        f"exported and run with `export/run_tflite.py` on LiteRT, 1 thread, on the first {args.test_images} "
+        f"test images; {minutes:.1f} minutes in all on 2 CPU cores.\n\n{table}\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
