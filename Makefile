@@ -13,9 +13,9 @@ $(STAMP): setup.cfg pyproject.toml
 	python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[dev]'
-	@# The PyTorch backend tests: the CPU build of torch 2.13 that this kind of machine keeps on disk (pip takes it
-	@# from there); where it cannot be had, tests/test_backends.py skips PyTorch and says so.
-	-$(PY) -m pip install -q torch==2.13.0
+	@# The PyTorch backend tests: the CPU build torch 2.13.0+cpu, which this kind of machine keeps on disk (PyPI has no
+	@# "+cpu" builds, so elsewhere this fails at once instead of fetching GBs of CUDA); without it the PyTorch tests skip.
+	-$(PY) -m pip install -q "torch==2.13.0+cpu"
 	@if [ -f android_demo/package.json ]; then (cd android_demo && npm ci --no-audit --no-fund --loglevel=error); fi
 	touch $(STAMP)
 

@@ -26,38 +26,62 @@ from tfquant.tflite import interpreters
 MODELS = ("vgg9", "resnet56", "wrn56_2")
 
 
-def latency_ms(path, x, xnnpack, repeats):
-    """Median wall time of one invoke (ms), LiteRT, one thread."""
-    interp = interpreters.litert(path, xnnpack=xnnpack, num_threads=1)
-    interp.set_tensor(interp.get_input_details()[0]["index"], x[:1])
-    for _ in range(5):
-        interp.invoke()
-    times = []
+def latencies_ms(paths, x, repeats):
+    """Median wall time (ms) of one invoke per (path, xnnpack), LiteRT, one thread. The files are
+    timed round-robin, one invoke each per round, so that load from other processes on this shared
+    machine hits every format alike."""
+    runs = {}
+    for path in paths:
+        for xnnpack in (True, False):
+            interp = interpreters.litert(path, xnnpack=xnnpack, num_threads=1)
+            interp.set_tensor(interp.get_input_details()[0]["index"], x[:1])
+            for _ in range(5):
+                interp.invoke()
+            runs[path, xnnpack] = (interp, [])
     for _ in range(repeats):
-        start = time.perf_counter()
-        interp.invoke()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+        for interp, times in runs.values():
+            start = time.perf_counter()
+            interp.invoke()
+            times.append(time.perf_counter() - start)
+    return {key: 1000 * statistics.median(times) for key, (_, times) in runs.items()}
 
 
-def conv_int8_bytes(report):
-    """Largest conv filter of the model at one byte a weight (the arena goal's unit)."""
+def largest_filter(report):
+    """Weights of the largest conv filter: its int8 bytes, the arena goal's unit."""
     return max(l["weights"] for l in report["layers"] if l["op"] != "FULLY_CONNECTED")
 
 
 def measure(name, repeats, folder):
     model = paper_model(name)
     x = np.random.default_rng(0).standard_normal((64, 32, 32, 3)).astype(np.float32)
-    rows = []
-    for fmt in tflite.FORMATS:
-        path = Path(folder) / f"{name}_{fmt}.tflite"
-        report = tflite.export(model, path, format=fmt, calibration=x, tflm_arena=fmt in ("int8", "packed-int8"))
-        rows.append({"model": name, "format": fmt, "report": report,
-                     "ms_xnnpack": latency_ms(path, x, True, repeats),
-                     "ms_builtin": latency_ms(path, x, False, repeats)})
-        print(f"{name} {fmt}: {report['file_bytes']:,} B, {rows[-1]['ms_xnnpack']:.2f} ms (XNNPACK) "
-              f"{rows[-1]['ms_builtin']:.2f} ms (builtin)", flush=True)
+    paths = {fmt: Path(folder) / f"{name}_{fmt}.tflite" for fmt in tflite.FORMATS}
+    reports = {fmt: tflite.export(model, path, format=fmt, calibration=x, tflm_arena=fmt in ("int8", "packed-int8"))
+               for fmt, path in paths.items()}
+    ms = latencies_ms(list(paths.values()), x, repeats)
+    rows = [{"model": name, "format": fmt, "report": reports[fmt], "ms_xnnpack": ms[paths[fmt], True],
+             "ms_builtin": ms[paths[fmt], False]} for fmt in tflite.FORMATS]
+    for row in rows:
+        print(f"{name} {row['format']}: {row['report']['file_bytes']:,} B, {row['ms_xnnpack']:.2f} ms (XNNPACK) "
+              f"{row['ms_builtin']:.2f} ms (builtin)", flush=True)
     return rows
+
+
+def notes(rows, models):
+    """Goal checks computed from the rows: arena, size ratio, and where packed-int8's time goes."""
+    lines = []
+    for name in models:
+        by = {row["format"]: row for row in rows if row["model"] == name}
+        r8, p8 = by["int8"]["report"], by["packed-int8"]["report"]
+        goal = r8["tflm_arena_bytes"] + 2 * largest_filter(r8)
+        lines.append(
+            f"- {name}: packed is 1/{1 / by['packed']['report']['ratio_to_float32']:.1f} of float32, packed-int8 "
+            f"1/{1 / p8['ratio_to_float32']:.1f}. TFLM arena packed-int8 {p8['tflm_arena_bytes']:,} B vs goal "
+            f"{goal:,} B (int8 arena {r8['tflm_arena_bytes']:,} + 2 x largest int8 conv filter "
+            f"{largest_filter(r8):,}). packed-int8 {by['packed-int8']['ms_xnnpack']:.2f} ms vs float32+XNNPACK "
+            f"{by['float32']['ms_xnnpack']:.2f} ms; of that, unpacking costs {by['packed-int8']['ms_builtin'] - by['int8']['ms_builtin']:.2f} ms "
+            f"(packed-int8 minus int8, both builtin) and losing XNNPACK on the convs "
+            f"{by['int8']['ms_builtin'] - by['int8']['ms_xnnpack']:.2f} ms (int8 builtin minus int8 XNNPACK).")
+    return "\n".join(lines)
 
 
 def table(rows):
@@ -85,13 +109,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         rows = [row for name in args.models for row in measure(name, args.repeats, folder)]
-    text = table(rows)
+    text = (f"Produced by `python -m benchmarks.export_size_latency --repeats {args.repeats} --write` "
+            "(LiteRT 1 thread, median ms; random ±s kernels, see the script's docstring).\n\n"
+            + table(rows) + "\n\n" + notes(rows, args.models))
     print(text)
-    for name in args.models:
-        by = {row["format"]: row["report"] for row in rows if row["model"] == name}
-        goal = by["int8"]["tflm_arena_bytes"] + 2 * conv_int8_bytes(by["int8"])
-        print(f"{name}: TFLM arena packed-int8 {by['packed-int8']['tflm_arena_bytes']:,} vs goal "
-              f"{goal:,} (int8 arena + 2 x largest int8 conv filter)")
     if args.write:
         replace_section("Export: size and latency", text)
     return rows
