@@ -137,7 +137,7 @@ def report(root, seeds, figures):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--root", type=Path, default=Path("runs/table1"))
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--figures", type=Path, default=Path("docs/figures"))
     p.add_argument("--report-only", action="store_true")
     args = p.parse_args(argv)
