@@ -140,7 +140,7 @@ class QuantizedOptimizer:
         if quantizer is None:
             return super().update_step(gradient, variable, learning_rate)
         gradient = ops.convert_to_tensor(gradient)
-        gradient = ops.where(ops.isfinite(gradient), gradient, ops.zeros_like(gradient))
+        gradient = ops.where(ops.isfinite(gradient), gradient, 0.0)
         buffer = self._full_precision[index]
         if buffer is None:  # R, SR: w <- Q(w - alpha * step)
             super().update_step(gradient, variable, learning_rate)
