@@ -103,8 +103,9 @@ def compare(width, batch, alternations, rounds, steps):
         check_mirror(larq, width)
         versions = larq["versions"]
         runs.append(alternation(larq, tfq))
-        print(f"alternation {turn + 1}/{alternations}: {json.dumps({str(k): v for k, v in runs[-1].items()})}",
-              flush=True)
+        for jit, row in runs[-1].items():
+            print(f"alternation {turn + 1}/{alternations} jit_compile={jit!s:5} "
+                  + "  ".join(f"{col} {value:.3f}" for col, value in row.items() if "/" in col), flush=True)
     summary = {jit: {col: statistics.median(run[jit][col] for run in runs) for col in runs[0][jit]}
                for jit in JITS}
     return summary, versions
