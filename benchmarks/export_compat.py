@@ -6,7 +6,7 @@ Model: `benchmarks.export_models.odd_shapes_cnn` with binary kernels (conv + fol
 weight counts, stride 2, a (3, 2) kernel, depthwise, 1x1, binary dense). Each format is exported by
 `tfquant.tflite.export` (verified on LiteRT), then run on every interpreter on 16 inputs and compared
 with Keras under the export's own limits (`tfquant/tflite/verify.py`): float formats relative error
-<= 1e-5; int8 formats <= 0.1 and argmax agreement >= 0.9. tflite-runtime runs in `.venv-tflite-runtime`
+<= 1e-4; int8 formats <= 0.25 and argmax agreement >= 0.9 on decisive samples. tflite-runtime runs in `.venv-tflite-runtime`
 (`python -m export._tflite_runtime_venv`). `--write` puts the table into docs/RESULTS.md, section
 "Interpreter compatibility".
 """
@@ -31,7 +31,7 @@ def cell(path, x, expected, interpreter, int8):
     except Exception as error:  # report the interpreter's own refusal in the table
         return f"fails: {str(error).strip().splitlines()[-1][:80]}"
     f = verify.figures(expected, out)
-    ok = f["finite"] and (f["relative_error"] <= verify.INT8_RTOL and f.get("argmax_agreement", 1) >=
+    ok = f["finite"] and (f["relative_error"] <= verify.INT8_RTOL and f.get("decisive_agreement", 1) >=
                           verify.INT8_MIN_AGREEMENT if int8 else f["relative_error"] <= verify.FLOAT_RTOL)
     return f"{'ok' if ok else 'WRONG'} ({f['relative_error']:.1g})"
 

@@ -20,7 +20,7 @@ def assert_agree(fmt, out, reference):
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    model = binarize(odd_shapes_cnn(), seed=11)
+    model = binarize(odd_shapes_cnn(), dense=True, seed=11)
     x = np.random.default_rng(2).standard_normal((6, 11, 13, 3)).astype(np.float32)
     folder = tmp_path_factory.mktemp("interp")
     reports = {f: tflite.export(model, folder / f"{f}.tflite", format=f, calibration=x, tflm_arena=f == "packed-int8")
