@@ -16,6 +16,8 @@ $(STAMP): setup.cfg pyproject.toml
 	@# The PyTorch backend tests: the CPU build torch 2.13.0+cpu, which this kind of machine keeps on disk (PyPI has no
 	@# "+cpu" builds, so elsewhere this fails at once instead of fetching GBs of CUDA); without it the PyTorch tests skip.
 	-$(PY) -m pip install -q "torch==2.13.0+cpu"
+	@# tflite-runtime 2.14 needs numpy<2: it gets its own venv (.venv-tflite-runtime), run in a subprocess.
+	-$(PY) -m export._tflite_runtime_venv
 	@if [ -f android_demo/package.json ]; then (cd android_demo && npm ci --no-audit --no-fund --loglevel=error); fi
 	touch $(STAMP)
 
@@ -29,4 +31,6 @@ main: setup
 	$(PY) -m training.main_job
 
 bench: setup
-	$(PY) -m benchmarks.run_all
+	$(PY) -m benchmarks.optimizer_overhead --write
+	$(PY) -m benchmarks.export_size_latency --write
+	$(PY) -m benchmarks.export_compat --write
