@@ -3,6 +3,7 @@
     python run_tflite.py MODEL.tflite DATA.npz                 # x: (N, H, W[, C]) uint8, y: labels (optional)
     python run_tflite.py MODEL.tflite a.png b.png c.npy        # single images (8-bit PNG, .npy)
     python run_tflite.py MODEL.tflite DATA.npz --interpreter tflite_runtime --limit 200
+    python run_tflite.py PACKED.tflite DATA.npz --expand    # unpack the 1-bit filters once, at load
 
 This file is copied onto devices on its own: it needs numpy and ONE interpreter, whichever the device
 has, tried in this order by ``--interpreter auto``:
@@ -19,6 +20,11 @@ normalise inside, as android_demo/models/models.json records). A quantized input
 probabilities are the output itself when it already is a distribution (non-negative, sums to 1),
 ``softmax(output)`` otherwise. One image per ``invoke()``; latency is the wall time of ``invoke()``
 alone, after one warm-up call, reported as percentiles p50/p90/p99 in milliseconds.
+
+``--expand`` folds a packed file's in-graph unpacking into constant filters when the model is loaded
+(``fold.py``, which needs flatbuffers and the TFLite schema that ai-edge-litert ships): the convs then
+run on XNNPACK at int8/float32 speed, and take int8/float32 memory. Copy ``tfquant/tflite/fold.py``
+and ``tfquant/tflite/flatbuffer.py`` next to this file to use it on a device.
 """
 import argparse
 import importlib
@@ -120,8 +126,9 @@ def load_inputs(paths):
 class _TFLiteLike:
     """LiteRT and tflite-runtime share the tf.lite.Interpreter API."""
 
-    def __init__(self, module, model_path, threads):
-        self.interpreter = module.Interpreter(model_path=model_path, num_threads=threads)
+    def __init__(self, module, model, threads):
+        source = {"model_content": model} if isinstance(model, bytes) else {"model_path": model}
+        self.interpreter = module.Interpreter(**source, num_threads=threads)
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
         if list(self.input["shape"][:1]) != [1]:  # dynamic or larger batch: run one image at a time
@@ -142,8 +149,9 @@ class _TFLiteLike:
 class _Micro:
     """TensorFlow Lite Micro: a fixed arena, no resizing, details per tensor index."""
 
-    def __init__(self, module, model_path, arena_kb):
-        self.interpreter = module.Interpreter.from_file(model_path, arena_size=arena_kb * 1024)
+    def __init__(self, module, model, arena_kb):
+        load = module.Interpreter.from_bytes if isinstance(model, bytes) else module.Interpreter.from_file
+        self.interpreter = load(model, arena_size=arena_kb * 1024)
         self.input = dict(self.interpreter.get_input_details(0), index=0)
         self.output = dict(self.interpreter.get_output_details(0), index=0)
 
@@ -157,15 +165,34 @@ class _Micro:
         return self.interpreter.get_output(0)
 
 
-def open_interpreter(model_path, interpreter="auto", threads=1, arena_kb=2048):
-    """Open ``model_path`` with the named interpreter, or the first importable one for ``"auto"``.
-    Returns ``(name, wrapper)``; the wrapper has ``input``/``output`` details, ``set_input``,
-    ``invoke`` and ``get_output``."""
+def load_expanded(model_path):
+    """The model in ``model_path`` with its packed filters folded into constants (bytes), by ``fold.py``
+    found next to this file (a device) or in this repository's ``tfquant/tflite/``."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for folder in (here, os.path.join(here, os.pardir, "tfquant", "tflite")):
+        if os.path.isfile(os.path.join(folder, "fold.py")):
+            sys.path.insert(0, folder)
+            try:
+                fold = importlib.import_module("fold")
+            except ImportError as e:
+                raise RunnerError(f"--expand: {e}") from e
+            finally:
+                sys.path.remove(folder)
+            with open(model_path, "rb") as f:
+                return fold.expand(f.read())
+    raise RunnerError("--expand needs fold.py and flatbuffer.py (from tfquant/tflite/) copied next to run_tflite.py")
+
+
+def open_interpreter(model_path, interpreter="auto", threads=1, arena_kb=2048, expand=False):
+    """Open ``model_path`` with the named interpreter, or the first importable one for ``"auto"``
+    (``expand``: the model as ``load_expanded`` returns it). Returns ``(name, wrapper)``; the wrapper
+    has ``input``/``output`` details, ``set_input``, ``invoke`` and ``get_output``."""
     if not os.path.isfile(model_path):
         raise RunnerError(f"model file not found: {model_path}")
     if interpreter not in ("auto", *INTERPRETERS):
         raise RunnerError(f"unknown interpreter {interpreter!r}; choose one of auto, {', '.join(INTERPRETERS)}")
     names = INTERPRETERS if interpreter == "auto" else (interpreter,)
+    model = load_expanded(model_path) if expand else model_path
     failures = []
     for name in names:
         try:
@@ -173,7 +200,7 @@ def open_interpreter(model_path, interpreter="auto", threads=1, arena_kb=2048):
         except ImportError as e:  # numpy-2-incompatible tflite-runtime raises ImportError too
             failures.append(f"{name}: {e}")
             continue
-        wrapper = _Micro(module, model_path, arena_kb) if name == "tflm" else _TFLiteLike(module, model_path, threads)
+        wrapper = _Micro(module, model, arena_kb) if name == "tflm" else _TFLiteLike(module, model, threads)
         return name, wrapper
     raise RunnerError("no usable TFLite interpreter: " + "; ".join(failures) +
                       ". Install one: `pip install ai-edge-litert` (or tflite-runtime with numpy<2, or tflite-micro)")
@@ -219,15 +246,19 @@ def _fit_shape(images, shape, mean, std):
 
 
 def run(model_path, images, labels=None, interpreter="auto", mean=0.0, std=1.0, threads=1, arena_kb=2048,
-        warmup=1):
-    """Classify ``images`` (uint8, (N, H, W[, C])) one at a time with a TFLite model.
+        warmup=1, expand=False):
+    """Classify ``images`` (uint8, (N, H, W[, C])) one at a time with a TFLite model (``expand``:
+    packed filters folded into constants at load, see ``load_expanded``).
 
     Returns a dict: ``interpreter`` (name used), ``machine`` (CPU architecture), ``predictions``
     (int array (N,)), ``probabilities``
     ((N, classes)), ``accuracy`` (fraction correct, or None without labels), ``latency_ms``
-    ({"p50", "p90", "p99", "mean"} of the per-image ``invoke()`` times) and ``n``.
+    ({"p50", "p90", "p99", "mean"} of the per-image ``invoke()`` times), ``n`` and ``load_ms`` (opening
+    the model, expansion included).
     """
-    name, model = open_interpreter(str(model_path), interpreter, threads, arena_kb)
+    start = time.perf_counter()
+    name, model = open_interpreter(str(model_path), interpreter, threads, arena_kb, expand)
+    load_ms = 1e3 * (time.perf_counter() - start)
     batch = _fit_shape(images, model.input["shape"], mean, std)
     if labels is not None and len(labels) != len(batch):
         raise RunnerError(f"{len(labels)} labels for {len(batch)} images")
@@ -251,6 +282,7 @@ def run(model_path, images, labels=None, interpreter="auto", mean=0.0, std=1.0, 
         "interpreter": name,
         "machine": platform.machine(),
         "n": len(batch),
+        "load_ms": load_ms,
         "predictions": predictions,
         "probabilities": probs,
         "accuracy": None if labels is None else float(np.mean(predictions == np.asarray(labels))),
@@ -270,6 +302,8 @@ def main(argv=None):
     parser.add_argument("--arena-kb", type=int, default=2048, help="TFLM tensor arena size in KiB")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N images")
     parser.add_argument("--show", type=int, default=10, help="print the first N predictions")
+    parser.add_argument("--expand", action="store_true",
+                        help="fold packed filters into constants at load (needs fold.py + flatbuffer.py here)")
     parser.add_argument("--json", help="also write the result (predictions, probabilities, ...) to this file")
     args = parser.parse_args(argv)
     try:
@@ -277,11 +311,11 @@ def main(argv=None):
         if args.limit is not None:
             images, labels = images[:args.limit], (None if labels is None else labels[:args.limit])
         result = run(args.model, images, labels, args.interpreter, args.mean, args.std, args.threads,
-                     args.arena_kb)
+                     args.arena_kb, expand=args.expand)
     except RunnerError as e:
         sys.exit(f"run_tflite: {e}")
     print(f"model {args.model} ({os.path.getsize(args.model)} bytes), interpreter {result['interpreter']}, "
-          f"{result['n']} images")
+          f"{result['n']} images" + (f", loaded and expanded in {result['load_ms']:.1f} ms" if args.expand else ""))
     for i in range(min(args.show, result["n"])):
         label = "" if labels is None else f"  label {labels[i]}"
         print(f"  [{i}] class {result['predictions'][i]}  p={result['probabilities'][i].max():.3f}{label}")

@@ -92,6 +92,26 @@ def test_cli_prints_accuracy_and_percentiles(gallery, tmp_path):
     assert done.stdout.count("  label ") == 3
 
 
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n.startswith("packed")])
+def test_cli_expand_with_the_fold_files_copied_alone(name, gallery, litert_results, tmp_path):
+    """run_tflite.py + fold.py + flatbuffer.py copied alone, TensorFlow blocked: --expand folds the packed
+    file at load and classifies as the packed file does."""
+    images, labels = gallery
+    np.savez(tmp_path / "g.npz", x=images, y=labels)
+    for path in (ROOT / "export" / "run_tflite.py", ROOT / "tfquant" / "tflite" / "fold.py",
+                 ROOT / "tfquant" / "tflite" / "flatbuffer.py"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    argv = ["run_tflite.py", str(MODELS / f"{name}.tflite"), "g.npz", "--interpreter", "litert", "--expand",
+            "--mean", str(PREPROCESS["mean"]), "--std", str(PREPROCESS["std"]), "--json", "out.json"]
+    code = f"import sys, runpy; sys.modules['tensorflow'] = None; sys.argv = {argv!r}; runpy.run_path('run_tflite.py', run_name='__main__')"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "loaded and expanded in" in done.stdout
+    out = json.loads((tmp_path / "out.json").read_text())
+    np.testing.assert_array_equal(out["predictions"], litert_results[name]["predictions"])
+    np.testing.assert_allclose(out["probabilities"], litert_results[name]["probabilities"], atol=8 / 256)
+
 def test_module_imports_only_numpy_and_stdlib():
     code = ("import sys; sys.path.insert(0, 'export'); import run_tflite; "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'tfquant', 'jax', 'PIL'}))")

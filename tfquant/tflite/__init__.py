@@ -14,6 +14,9 @@ Formats:
 Filters that cannot take the compact form stay in the base format (float32 or int8) and the report
 says why; `strict=True` makes a conv filter left that way an error. Every file is verified on
 LiteRT against the Keras model before it is written (`verify.py` gives the limits).
+
+`expand(model_bytes)` folds a packed file's unpacking back into constant filters when it is loaded
+(`fold.py`): the file stays 1-bit on disk, the in-memory model runs on XNNPACK like `float32`/`int8`.
 """
 import pathlib
 
@@ -23,13 +26,14 @@ from . import binary_kernels, c_array, convert, hazards, int4, interpreters, pac
 from .errors import ExportError, VerificationError
 from .filters import CONV_OPS, filters
 from .flatbuffer import read
+from .fold import expand
 
 FORMATS = ("float32", "int8", "int4", "packed", "packed-int8")
 INT8_FORMATS = ("int8", "int4", "packed-int8")
 VERIFY_SAMPLES = 64
 report_text = report.to_text
 
-__all__ = ["export", "FORMATS", "ExportError", "VerificationError", "report_text", "interpreters"]
+__all__ = ["export", "expand", "FORMATS", "ExportError", "VerificationError", "report_text", "interpreters"]
 
 
 def _check_request(model, fmt):

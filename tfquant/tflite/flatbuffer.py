@@ -1,12 +1,25 @@
 """Read, edit and write TFLite flatbuffers as mutable object trees.
 
-Uses the schema TensorFlow ships (`tensorflow.lite.python.schema_py_generated`) with the `flatbuffers`
-package. Buffers are written 16-byte aligned, as the converter writes them, so that firmware reading
-the file in place (TFLite Micro) never sees a misaligned int32 bias.
+Uses the generated TFLite schema with the `flatbuffers` package: TensorFlow's
+(`tensorflow.lite.python.schema_py_generated`) when TensorFlow is installed, else the copy that
+ai-edge-litert ships (`ai_edge_litert.schema_py_generated`). This module needs nothing else (no
+TensorFlow, keras or the rest of tfquant), so that it can be copied onto a device beside `fold.py`.
+Buffers are written 16-byte aligned, as the converter writes them, so that firmware reading the file
+in place (TFLite Micro) never sees a misaligned int32 bias.
 """
+import importlib.util
+
 import flatbuffers
 import numpy as np
-from tensorflow.lite.python import schema_py_generated as schema
+
+if importlib.util.find_spec("tensorflow") is not None:
+    from tensorflow.lite.python import schema_py_generated as schema
+else:  # a device with LiteRT only
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+    except ImportError as e:
+        raise ImportError("reading TFLite files needs the TFLite schema: `pip install ai-edge-litert flatbuffers` "
+                          "(ai-edge-litert ships it) or install tensorflow") from e
 
 OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
 TYPE_NAMES = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
@@ -141,3 +154,45 @@ def new_op(model, builtin, inputs, outputs, options_type=0, options=None):
     op.outputs = np.asarray(outputs, dtype=np.int32)
     op.builtinOptionsType, op.builtinOptions = options_type, options
     return op
+
+
+def prune(model):
+    """Drop every tensor no operator, subgraph input/output or signature uses, then every buffer no
+    tensor or metadata entry uses (buffer 0, the empty sentinel, stays) and every unused operator
+    code, renumbering all references."""
+    for sub_index, sub in enumerate(model.subgraphs):
+        used = set(int(i) for i in sub.inputs) | set(int(i) for i in sub.outputs)
+        for op in sub.operators:
+            for field in (op.inputs, op.outputs, op.intermediates):
+                used.update(int(i) for i in (field if field is not None else ()) if i >= 0)
+        new = {old: n for n, old in enumerate(sorted(used))}
+        sub.tensors = [sub.tensors[old] for old in sorted(used)]
+        sub.inputs, sub.outputs = _renumber(sub.inputs, new), _renumber(sub.outputs, new)
+        for op in sub.operators:
+            op.inputs, op.outputs = _renumber(op.inputs, new), _renumber(op.outputs, new)
+            op.intermediates = None if op.intermediates is None else _renumber(op.intermediates, new)
+        for signature in model.signatureDefs or []:
+            if signature.subgraphIndex == sub_index:
+                for entry in (signature.inputs or []) + (signature.outputs or []):
+                    entry.tensorIndex = new[entry.tensorIndex]
+    metadata = model.metadata or []
+    used = {0} | {t.buffer for sub in model.subgraphs for t in sub.tensors} | {m.buffer for m in metadata}
+    used |= set(int(b) for b in (model.metadataBuffer if model.metadataBuffer is not None else ()))
+    new = {old: n for n, old in enumerate(sorted(used))}
+    model.buffers = [model.buffers[old] for old in sorted(used)]
+    for tensor in (t for sub in model.subgraphs for t in sub.tensors):
+        tensor.buffer = new[tensor.buffer]
+    for entry in metadata:
+        entry.buffer = new[entry.buffer]
+    if model.metadataBuffer is not None:
+        model.metadataBuffer = _renumber(model.metadataBuffer, new)
+    codes = sorted({op.opcodeIndex for sub in model.subgraphs for op in sub.operators})
+    new = {old: n for n, old in enumerate(codes)}
+    model.operatorCodes = [model.operatorCodes[old] for old in codes]
+    for op in (op for sub in model.subgraphs for op in sub.operators):
+        op.opcodeIndex = new[op.opcodeIndex]
+
+
+def _renumber(indices, new):
+    """`indices` with every index i >= 0 replaced by new[i] (-1, an omitted optional input, stays)."""
+    return np.asarray([new[int(i)] if i >= 0 else int(i) for i in indices], dtype=np.int32)

@@ -1,0 +1,94 @@
+"""tfquant.tflite.expand: folding packed files back into standard ones, filters bit-identical to the
+unpacked export's, and the fold module working alone (numpy + flatbuffers + LiteRT's schema)."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import tfquant.tflite as tflite
+from benchmarks.export_models import binarize, odd_shapes_cnn
+from tfquant.tflite import convert, interpreters, pack
+from tfquant.tflite import flatbuffer as fb
+from tfquant.tflite.filters import filters
+
+ROOT = Path(__file__).resolve().parent.parent
+UNPACK_OPS = {"CAST", "ADD", "GATHER", "RESHAPE", "SLICE", "MUL"}
+
+
+@pytest.fixture(scope="module")
+def files():
+    """Unpacked and packed files of a net with every awkward filter (odd counts: SLICE; depthwise)."""
+    model = binarize(odd_shapes_cnn(), dense=True, seed=3)
+    x = np.random.default_rng(1).standard_normal((16, 11, 13, 3)).astype(np.float32)
+    float32, int8 = convert.to_tflite(model), convert.to_tflite(model, int8=True, calibration=x)
+    return {"float32": float32, "int8": int8, "packed": pack.pack(float32)[0],
+            "packed-int8": pack.pack(int8)[0]}, x
+
+
+def _filters(model_bytes):
+    """(op, filter values, filter scales) of every filter op, in op order."""
+    model = fb.read(model_bytes)
+    out = []
+    for _, op, record in filters(model):
+        tensor = model.subgraphs[0].tensors[op.inputs[1]]
+        q = tensor.quantization
+        out.append((record["op"], fb.constant(model, tensor), None if q is None or q.scale is None else list(q.scale)))
+    return out
+
+
+def _ops(model_bytes):
+    model = fb.read(model_bytes)
+    return [fb.op_name(model, op) for op in model.subgraphs[0].operators]
+
+
+@pytest.mark.parametrize("base,packed", [("int8", "packed-int8"), ("float32", "packed")])
+def test_expanded_filters_are_the_unpacked_files(base, packed, files):
+    """Same ops, and every filter equal bit for bit (values, dtype and quantization scales)."""
+    models, _ = files
+    expanded = tflite.expand(models[packed])
+    assert UNPACK_OPS & set(_ops(models[packed])) and _ops(expanded) == _ops(models[base])
+    for (op_e, w_e, s_e), (op_b, w_b, s_b) in zip(_filters(expanded), _filters(models[base]), strict=True):
+        assert op_e == op_b and w_e is not None and w_e.dtype == w_b.dtype and s_e == s_b
+        np.testing.assert_array_equal(w_e, w_b)
+    assert len(expanded) <= len(models[base])  # every packing tensor, buffer and operator code is gone
+
+
+@pytest.mark.parametrize("base,packed", [("int8", "packed-int8"), ("float32", "packed")])
+def test_expanded_runs_like_the_unpacked_file_on_xnnpack(base, packed, files):
+    """Outputs equal to the unpacked file's on LiteRT with XNNPACK, in as many delegated partitions
+    (the packed file's computed filters keep its convs off XNNPACK), and on TFLite Micro."""
+    models, x = files
+    expanded = tflite.expand(models[packed])
+    for interpreter in ("litert", "tflm"):
+        np.testing.assert_array_equal(interpreters.run(expanded, x, interpreter),
+                                      interpreters.run(models[base], x, interpreter))
+
+    def partitions(model_bytes):
+        return [d["op_name"] for d in interpreters.litert(model_bytes)._get_ops_details()].count("DELEGATE")
+    assert partitions(expanded) == partitions(models[base]) < partitions(models[packed])
+
+
+def test_file_without_unpacking_keeps_its_graph(files):
+    models, x = files
+    expanded = tflite.expand(models["int8"])
+    assert _ops(expanded) == _ops(models["int8"])
+    np.testing.assert_array_equal(interpreters.run(expanded, x, "litert"), interpreters.run(models["int8"], x, "litert"))
+
+
+def test_fold_alone_without_tensorflow(files, tmp_path):
+    """fold.py + flatbuffer.py copied alone, TensorFlow blocked: LiteRT's schema is used and the result
+    is the same file tfquant's expand writes."""
+    models, _ = files
+    for name in ("fold.py", "flatbuffer.py"):
+        shutil.copy(ROOT / "tfquant" / "tflite" / name, tmp_path / name)
+    (tmp_path / "packed.tflite").write_bytes(models["packed-int8"])
+    code = ("import sys; sys.modules['tensorflow'] = None; import fold, flatbuffer; "
+            "open('expanded.tflite', 'wb').write(fold.expand(open('packed.tflite', 'rb').read())); "
+            "print(flatbuffer.schema.__name__, sorted({m.split('.')[0] for m, v in sys.modules.items() if v} & {'tensorflow', 'keras', 'tfquant'}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ai_edge_litert.schema_py_generated", "[]"]
+    assert (tmp_path / "expanded.tflite").read_bytes() == tflite.expand(models["packed-int8"])

@@ -1,0 +1,106 @@
+"""Load-time expansion: fold a packed file's unpack chains back into constant filters, in NumPy.
+
+A `packed` / `packed-int8` file (pack.py) rebuilds every binary filter at run time with
+CAST -> ADD 128 -> GATHER(T) -> RESHAPE [-> SLICE -> RESHAPE] [-> CAST -> MUL s]. Every input of those
+ops is a constant, so a constant folder can run them once, when the model is loaded, with the
+semantics of TFLite's kernels:
+
+    CAST     y = x.astype(output type)       (integer input only: exact for the ±1, ±127 and 0..255 used)
+    ADD      y = x + z                       (unquantized, broadcast, no fused activation)
+    MUL      y = x · z                       (unquantized; float32 products are IEEE, as in the kernel)
+    GATHER   y = take(x, positions, axis)
+    RESHAPE  y = x.reshape(output shape)
+    SLICE    y = x[begin : begin + size]     (size -1: to the end of the axis)
+
+Each result becomes the constant of the op's output tensor; the folded ops, and every tensor, buffer
+and operator code nothing uses any more, are dropped. The result is a standard model whose filters are
+constants again, bit-identical to the unpacked export's (s·(±1) = ±s exactly; ±127 int8), so LiteRT
+hands its convs to XNNPACK again. It costs the unpacked filters' memory (float32 or int8 bytes): on
+a microcontroller keep the in-graph unpack instead.
+
+This module needs only numpy, flatbuffers and the TFLite schema (via flatbuffer.py). On a device,
+copy it and flatbuffer.py next to run_tflite.py and run with `--expand`.
+"""
+import numpy as np
+
+try:
+    from . import flatbuffer as fb
+except ImportError:  # copied onto a device next to run_tflite.py, outside the tfquant package
+    import flatbuffer as fb
+
+FOLDABLE = ("CAST", "ADD", "MUL", "GATHER", "RESHAPE", "SLICE")
+
+
+def _quantized(tensor):
+    q = tensor.quantization
+    return q is not None and q.scale is not None and len(q.scale) > 0
+
+
+def _evaluate(name, op, values, out):
+    """Output value of op `name` on constant inputs `values`, or None when it is not folded here."""
+    arithmetic = name in ("ADD", "MUL")
+    if arithmetic and op.builtinOptions is not None and op.builtinOptions.fusedActivationFunction != 0:
+        return None
+    if name == "CAST":
+        return values[0].astype(fb.NUMPY_TYPES[out.type]) if values[0].dtype.kind in "iu" else None
+    if name == "ADD":
+        return values[0] + values[1]
+    if name == "MUL":
+        return values[0] * values[1]
+    if name == "GATHER":
+        options = op.builtinOptions
+        if options is not None and options.batchDims != 0:
+            return None
+        return np.take(values[0], values[1], axis=0 if options is None else options.axis)
+    if name == "RESHAPE":
+        return values[0].reshape([int(d) for d in out.shape])
+    begin, size = values[1], values[2]
+    return values[0][tuple(slice(b, None if s < 0 else b + s) for b, s in zip(begin, size))]
+
+
+def _fold(model, sub, op, outputs):
+    """The constant output of `op` when it can be folded (see the module docstring), else None."""
+    name = fb.op_name(model, op)
+    if name not in FOLDABLE or len(op.outputs) != 1 or int(op.outputs[0]) in outputs:
+        return None
+    tensors = [sub.tensors[i] for i in op.inputs if i >= 0]
+    out = sub.tensors[op.outputs[0]]
+    if out.type not in fb.NUMPY_TYPES or out.shape is None or any(t.isVariable for t in tensors):
+        return None
+    if name in ("CAST", "ADD", "MUL") and any(_quantized(t) for t in tensors + [out]):
+        return None
+    values = [fb.constant(model, t) for t in tensors]
+    if any(v is None for v in values):
+        return None
+    value = _evaluate(name, op, values, out)
+    return value if value is not None and value.size == int(np.prod(out.shape)) else None
+
+
+def fold_constants(model):
+    """Evaluate, in op order, every CAST/ADD/MUL/GATHER/RESHAPE/SLICE whose inputs are all constants;
+    store the results as constants and remove those ops (in place). Returns the number folded."""
+    folded = 0
+    for sub in model.subgraphs:
+        outputs = set(int(i) for i in sub.outputs)
+        kept = []
+        for op in sub.operators:
+            value = _fold(model, sub, op, outputs)
+            if value is None:
+                kept.append(op)
+                continue
+            out = sub.tensors[op.outputs[0]]
+            fb.set_constant(model, out, value.astype(fb.NUMPY_TYPES[out.type]).reshape(out.shape))
+            folded += 1
+        sub.operators = kept
+    return folded
+
+
+def expand(model_bytes):
+    """A packed TFLite file (bytes) -> the same model with its filters as constants again (bytes).
+
+    A file without unpack chains comes back unchanged in meaning (ops whose inputs are all constant
+    are folded all the same)."""
+    model = fb.read(model_bytes)
+    fold_constants(model)
+    fb.prune(model)
+    return fb.write(model)
