@@ -76,7 +76,8 @@ def op_name(model, op):
 
 
 def tensor_name(tensor):
-    return tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
+    """The tensor's name ('' for an unnamed tensor)."""
+    return tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name or "")
 
 
 def constant(model, tensor):
@@ -110,9 +111,10 @@ def opcode_index(model, builtin):
 
 
 def add_tensor(model, subgraph, name, shape, tensor_type, value=None, quantization=None):
-    """Append a tensor (a constant when `value` is given) to `subgraph`; returns its index."""
+    """Append a tensor (a constant when `value` is given; unnamed when `name` is None) to `subgraph`;
+    returns its index."""
     tensor = schema.TensorT()
-    tensor.name = name.encode()
+    tensor.name = None if name is None else name.encode()
     tensor.shape = np.asarray(shape, dtype=np.int32)
     tensor.type = tensor_type
     tensor.quantization = quantization

@@ -14,19 +14,19 @@ For int8 models the rebuilt filter is bit-identical to the converter's (per-chan
 quantization stores a `±s_c` channel as exactly `±127`, zero point 0), so scales and int32 biases
 are untouched; for float models `s_c·(±1)` reproduces `±s_c` exactly.
 Placing each chain right before its consumer keeps the rebuilt filter's live range to one op, which
-is what keeps the memory planners' arenas small. The packed file's tensors are renamed `t<index>`
-(inputs and outputs keep their names): the converter's scope names cost ~600 bytes a conv layer,
-a third of ResNet-56's packed weights.
+is what keeps the memory planners' arenas small. Graph bytes matter for nets of many small convs
+(ResNet-56: ~1 KB a layer against ~2 KB of sign bits), so the chains are written lean: unnamed
+tensors, no builtin options, one shared tensor per distinct shape/constant, and the packed file
+drops every tensor name but the inputs' and outputs' (the converter's scope names cost ~600 bytes a
+conv layer) and the empty buffers of computed tensors.
 """
 import numpy as np
-from tensorflow.lite.python import schema_py_generated as schema
-
 from . import flatbuffer as fb
 from .binary_kernels import binary_scales, int8_magnitude
 from .filters import FILTER_AXIS, filters
 
-OP = schema.BuiltinOperator
-TT = schema.TensorType
+OP = fb.schema.BuiltinOperator
+TT = fb.schema.TensorType
 
 
 def sign_table(magnitude):
@@ -47,87 +47,64 @@ def unpack_signs(stored, count, magnitude=1):
 
 
 class _Packer:
+    """Builds unpack chains: unnamed tensors, ops without builtin options (every kernel used reads
+    its types from the tensors, RESHAPE its shape from input 2, and the options' defaults are
+    GATHER axis 0 and no fused activation), and constants shared between layers where equal."""
+
     def __init__(self, model):
         self.model, self.sub = model, model.subgraphs[0]
-        self.tables, self.offset = {}, None
+        self.shared = {}
 
-    def tensor(self, name, shape, tensor_type, value=None):
-        return fb.add_tensor(self.model, self.sub, name, shape, tensor_type, value)
+    def tensor(self, shape, tensor_type, value=None):
+        return fb.add_tensor(self.model, self.sub, None, shape, tensor_type, value)
 
-    def shape(self, shape):
-        """A shared int32 constant holding `shape` (RESHAPE's second input)."""
-        key = ("shape",) + tuple(shape)
-        if key not in self.tables:
-            self.tables[key] = self.tensor("shape", [len(shape)], TT.INT32, np.asarray(shape, np.int32))
-        return self.tables[key]
+    def constant(self, value, tensor_type):
+        """One int32/int8 constant tensor per distinct value (shapes, the byte offset, sign tables)."""
+        key = (tensor_type, value.shape, value.tobytes())
+        if key not in self.shared:
+            self.shared[key] = self.tensor(list(value.shape), tensor_type, value)
+        return self.shared[key]
 
-    def op(self, builtin, inputs, outputs, options_type=0, options=None):
-        return fb.new_op(self.model, builtin, inputs, outputs, options_type, options)
+    def op(self, builtin, inputs, outputs):
+        return fb.new_op(self.model, builtin, inputs, outputs)
 
-    def table(self, magnitude):
-        if magnitude not in self.tables:
-            self.tables[magnitude] = self.tensor(f"tfquant/sign_table_{magnitude}", [256, 8], TT.INT8,
-                                                 sign_table(magnitude))
-        return self.tables[magnitude]
+    def reshape(self, source, shape, out=None):
+        out = self.tensor(shape, TT.INT8) if out is None else out
+        return out, self.op(OP.RESHAPE, [source, self.constant(np.asarray(shape, np.int32), TT.INT32)], [out])
 
-    def reshape(self, source, name, shape, tensor_type, out=None):
-        out = self.tensor(name, shape, tensor_type) if out is None else out
-        options = schema.ReshapeOptionsT()
-        options.newShape = np.asarray(shape, np.int32)
-        return out, self.op(OP.RESHAPE, [source, self.shape(shape)], [out],
-                            schema.BuiltinOptions.ReshapeOptions, options)
-
-    def cast(self, source, name, shape, in_type, out_type):
-        out = self.tensor(name, shape, out_type)
-        options = schema.CastOptionsT()
-        options.inDataType, options.outDataType = in_type, out_type
-        return out, self.op(OP.CAST, [source], [out], schema.BuiltinOptions.CastOptions, options)
-
-    def signs(self, name, w, magnitude, out=None):
+    def signs(self, w, magnitude, out=None):
         """Ops that rebuild the ±magnitude int8 signs of `w` (into tensor `out` when given);
         returns (output tensor, ops)."""
         count, shape = w.size, list(w.shape)
         stored = pack_signs(w)
         nbytes = stored.size
-        if self.offset is None:
-            self.offset = self.tensor("tfquant/byte_offset", [], TT.INT32, np.asarray(128, np.int32))
-        packed = self.tensor(name + "/packed", [nbytes], TT.INT8, stored)
-        index32, cast = self.cast(packed, name + "/index_signed", [nbytes], TT.INT8, TT.INT32)
-        index = self.tensor(name + "/index", [nbytes], TT.INT32)
-        add = self.op(OP.ADD, [index32, self.offset], [index], schema.BuiltinOptions.AddOptions,
-                      schema.AddOptionsT())
-        rows = self.tensor(name + "/rows", [nbytes, 8], TT.INT8)
-        gather_options = schema.GatherOptionsT()
-        gather = self.op(OP.GATHER, [self.table(magnitude), index], [rows],
-                         schema.BuiltinOptions.GatherOptions, gather_options)
-        ops = [cast, add, gather]
+        packed = self.tensor([nbytes], TT.INT8, stored)
+        index32, index, rows = self.tensor([nbytes], TT.INT32), self.tensor([nbytes], TT.INT32), self.tensor([nbytes, 8], TT.INT8)
+        ops = [self.op(OP.CAST, [packed], [index32]),
+               self.op(OP.ADD, [index32, self.constant(np.asarray(128, np.int32), TT.INT32)], [index]),
+               self.op(OP.GATHER, [self.constant(sign_table(magnitude), TT.INT8), index], [rows])]
         if count == nbytes * 8:
-            out, reshape = self.reshape(rows, name + "/signs", shape, TT.INT8, out)
+            out, reshape = self.reshape(rows, shape, out)
             return out, ops + [reshape]
-        flat, reshape_flat = self.reshape(rows, name + "/bits", [nbytes * 8], TT.INT8)
-        begin = self.tensor(name + "/begin", [1], TT.INT32, np.zeros(1, np.int32))
-        size = self.tensor(name + "/size", [1], TT.INT32, np.asarray([count], np.int32))
-        sliced = self.tensor(name + "/sliced", [count], TT.INT8)
-        slice_op = self.op(OP.SLICE, [flat, begin, size], [sliced], schema.BuiltinOptions.SliceOptions,
-                           schema.SliceOptionsT())
-        out, reshape = self.reshape(sliced, name + "/signs", shape, TT.INT8, out)
+        flat, reshape_flat = self.reshape(rows, [nbytes * 8])
+        sliced = self.tensor([count], TT.INT8)
+        slice_op = self.op(OP.SLICE, [flat, self.constant(np.zeros(1, np.int32), TT.INT32),
+                                      self.constant(np.asarray([count], np.int32), TT.INT32)], [sliced])
+        out, reshape = self.reshape(sliced, shape, out)
         return out, ops + [reshape_flat, slice_op, reshape]
 
 
-def _float_chain(packer, name, w, axis, scales, target):
-    signs, ops = packer.signs(name, w, 1)
-    as_float, cast = packer.cast(signs, name + "/signs_float", list(w.shape), TT.INT8, TT.FLOAT32)
+def _float_chain(packer, w, axis, scales, target):
+    signs, ops = packer.signs(w, 1)
+    as_float = packer.tensor(list(w.shape), TT.FLOAT32)
     scale_shape = [1] * w.ndim
     scale_shape[axis] = w.shape[axis]
-    scale = packer.tensor(name + "/scale", scale_shape, TT.FLOAT32,
-                          scales.astype(np.float32).reshape(scale_shape))
-    mul = packer.op(OP.MUL, [as_float, scale], [target], schema.BuiltinOptions.MulOptions,
-                    schema.MulOptionsT())
-    return ops + [cast, mul]
+    scale = packer.tensor(scale_shape, TT.FLOAT32, scales.astype(np.float32).reshape(scale_shape))
+    return ops + [packer.op(OP.CAST, [signs], [as_float]), packer.op(OP.MUL, [as_float, scale], [target])]
 
 
-def _int8_chain(packer, name, w, magnitude, target):
-    return packer.signs(name, w, magnitude, out=target)[1]
+def _int8_chain(packer, w, magnitude, target):
+    return packer.signs(w, magnitude, out=target)[1]
 
 
 def _plan(model, tensor, axis):
@@ -160,20 +137,24 @@ def pack(model_bytes):
         kind, parameter, record["reason"] = _plan(model, tensor, axis)
         if kind is not None:
             w = fb.constant(model, tensor)
-            name = f"tfquant/p{len(chains)}"
-            chains[position] = (_float_chain(packer, name, w, axis, parameter, target) if kind == "float"
-                                else _int8_chain(packer, name, w, parameter, target))
+            chains[position] = (_float_chain(packer, w, axis, parameter, target) if kind == "float"
+                                else _int8_chain(packer, w, parameter, target))
             fb.make_computed(model, tensor)
             record.update(packed=True, stored_as="1-bit", bytes=(w.size + 7) // 8)
         records.append(record)
     packer.sub.operators = [new for i, op in enumerate(packer.sub.operators) for new in chains.get(i, []) + [op]]
-    _short_names(packer.sub)
+    _compact(model)
     return fb.write(model), records
 
 
-def _short_names(sub):
-    """Rename every tensor but the subgraph's inputs and outputs to `t<index>`."""
-    keep = set(int(i) for i in sub.inputs) | set(int(i) for i in sub.outputs)
-    for index, tensor in enumerate(sub.tensors):
-        if index not in keep:
-            tensor.name = f"t{index}".encode()
+def _compact(model):
+    """Drop what the interpreters do not read: the names of all tensors but the subgraphs' inputs and
+    outputs, and the empty buffer the converter gives every computed tensor (they share buffer 0)."""
+    for sub in model.subgraphs:
+        keep = set(int(i) for i in sub.inputs) | set(int(i) for i in sub.outputs)
+        for index, tensor in enumerate(sub.tensors):
+            if index not in keep:
+                tensor.name = None
+            if not tensor.isVariable and fb.buffer_bytes(model, tensor) == 0:
+                tensor.buffer = 0
+    fb.prune(model)
