@@ -49,9 +49,11 @@ def _evaluate(name, op, values, out):
         return values[0] * values[1]
     if name == "GATHER":
         options = op.builtinOptions
-        if options is not None and options.batchDims != 0:
+        axis = 0 if options is None else options.axis
+        if options is not None and options.batchDims != 0 or values[1].size == 0:
             return None
-        return np.take(values[0], values[1], axis=0 if options is None else options.axis)
+        inside = 0 <= values[1].min() and values[1].max() < values[0].shape[axis]
+        return np.take(values[0], values[1], axis=axis) if inside else None  # out of range: the kernel's error
     if name == "RESHAPE":
         return values[0].reshape([int(d) for d in out.shape])
     begin, size = values[1], values[2]
