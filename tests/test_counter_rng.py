@@ -18,8 +18,8 @@ def _mix(x):
 def reference(n, seed, step, stream):
     key = _mix(_mix(_mix(seed) ^ np.uint64(step)) ^ np.uint64(stream))
     i = np.arange(n, dtype=np.uint64)
-    bits = _mix((_mix(((i * np.uint64(0x9E3779B9)) & np.uint64(0xFFFFFFFF)) ^ key) + key) & np.uint64(0xFFFFFFFF))
-    return (bits >> np.uint64(8)).astype(np.float64) * 2.0**-24
+    bits = _mix(((i * np.uint64(0x9E3779B9)) & np.uint64(0xFFFFFFFF)) ^ key)
+    return (bits & np.uint64(0xFFFFFF)).astype(np.float64) * 2.0**-24
 
 
 def draw(shape, seed, step, stream):

@@ -9,11 +9,14 @@ Stochastic rounding needs one uniform draw per weight per step, and it must be
 
 A counter-based generator gives all three: element ``i`` of stream ``s`` at step ``t`` is
 
-    u_i = mix(mix(i XOR k) + k) / 2**32,   k = mix(mix(mix(seed) XOR t) XOR s)
+    u_i = (mix(i * 0x9E3779B9 XOR k) AND 0xFFFFFF) / 2**24,   k = mix(mix(mix(seed) XOR t) XOR s)
 
 where ``mix`` is the "lowbias32" integer finaliser (C. Wellons, 2018; bias 0.17, better than MurmurHash3's
-fmix32). The top 24 bits become a float32 in [0, 1) exactly. All arithmetic is int32 with two's-complement
-wrap-around, which every Keras backend provides, so TensorFlow, JAX and PyTorch draw identical noise.
+fmix32), a bijection of 32-bit integers, applied to a Weyl sequence XOR-ed with the key (XOR, not addition,
+so that the streams of two keys are not shifted copies of each other). 24 bits become a float32 in [0, 1)
+exactly. All arithmetic is int32 with two's-complement wrap-around, which every Keras backend provides, so
+TensorFlow, JAX and PyTorch draw identical noise. About 17 elementwise integer operations per weight:
+XLA fuses them into one loop; without XLA they are most of SR's overhead (see docs/RESULTS.md).
 """
 
 from keras import ops
@@ -65,7 +68,7 @@ def uniform(shape, seed, step, stream, dtype="float32"):
         size *= int(dim)
     key = stream_key(seed, step, stream)
     counter = ops.arange(size, dtype="int32")
-    bits = _mix(ops.add(_mix(ops.bitwise_xor(ops.multiply(counter, _GOLDEN), key)), key))
-    top24 = _logical_right_shift(bits, 8)
-    noise = ops.multiply(ops.cast(top24, "float32"), 2.0**-24)
+    bits = _mix(ops.bitwise_xor(ops.multiply(counter, _GOLDEN), key))
+    low24 = ops.bitwise_and(bits, (1 << 24) - 1)
+    noise = ops.multiply(ops.cast(low24, "float32"), 2.0**-24)
     return ops.cast(ops.reshape(noise, shape), dtype)
