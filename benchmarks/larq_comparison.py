@@ -16,7 +16,8 @@ larq cannot be imported next to Keras 3, so it runs in `.venv-larq` as a subproc
 turns, tfquant first on odd ones), so slow phases of the shared machine hit both. Each side's overhead
 is a same-process ratio to its own float baseline (reliable); tfquant BC-Adam / larq BC divides medians
 taken in different processes at different moments (cross-process: only as good as the load was steady).
-Every figure reported is the median over the alternations of that alternation's value.
+Every figure reported is the median over the alternations of that alternation's value (ratios with the
+range over the alternations), so the ms columns' quotients need not equal the ratio columns.
 """
 
 import argparse
@@ -38,7 +39,7 @@ from training.models import vgg9
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 LARQ_PYTHON = ROOT / ".venv-larq" / "bin" / "python"
-LARQ_SCRIPT = ROOT / "benchmarks" / "larq_step_time.py"
+LARQ_MODULE = "benchmarks.larq_step_time"
 SECTION = "Against larq (BC step time)"
 JITS = (False, True)
 
@@ -48,7 +49,7 @@ def run_larq(width, batch, rounds, steps, python=LARQ_PYTHON):
     if not pathlib.Path(python).exists():
         raise SystemExit(f"{python} not found: create the larq venv with `bash benchmarks/larq_env.sh`")
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    done = subprocess.run([str(python), str(LARQ_SCRIPT), "--width", str(width), "--batch", str(batch),
+    done = subprocess.run([str(python), "-m", LARQ_MODULE, "--width", str(width), "--batch", str(batch),
                            "--rounds", str(rounds), "--steps", str(steps)],
                           env=env, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
@@ -108,15 +109,19 @@ def compare(width, batch, alternations, rounds, steps):
                   + "  ".join(f"{col} {value:.3f}" for col, value in row.items() if "/" in col), flush=True)
     summary = {jit: {col: statistics.median(run[jit][col] for run in runs) for col in runs[0][jit]}
                for jit in JITS}
-    return summary, versions
+    spread = {jit: {col: (min(run[jit][col] for run in runs), max(run[jit][col] for run in runs))
+                    for col in runs[0][jit]} for jit in JITS}
+    return summary, spread, versions
 
 
-def table(summary):
+def table(summary, spread):
+    """Markdown table: step times (ms) as medians, ratios as 'median (min-max)' over the alternations."""
     cols = list(summary[JITS[0]])
     lines = ["| jit_compile | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for jit, row in summary.items():
-        lines.append(f"| {jit} | " + " | ".join(f"{row[c]:.1f}" if c.endswith("(ms)") else f"{row[c]:.3f}"
-                                                 for c in cols) + " |")
+        cells = [f"{row[c]:.1f}" if c.endswith("(ms)") else f"{row[c]:.3f} ({spread[jit][c][0]:.2f}-{spread[jit][c][1]:.2f})"
+                 for c in cols]
+        lines.append(f"| {jit} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -131,7 +136,7 @@ def main():
     args = parser.parse_args()
 
     load_before = os.getloadavg()[0]
-    summary, versions = compare(args.width, args.batch, args.alternations, args.rounds, args.steps)
+    summary, spread, versions = compare(args.width, args.batch, args.alternations, args.rounds, args.steps)
     load_after = os.getloadavg()[0]
     body = (
         f"`python -m benchmarks.larq_comparison --alternations {args.alternations} --rounds {args.rounds} "
@@ -141,11 +146,11 @@ def main():
         f"through `benchmarks.optimizer_overhead.measure`; larq {versions['larq']} on tf-keras {versions['tf-keras']}, "
         f"tensorflow-cpu {versions['tensorflow-cpu']}, numpy {versions['numpy']}, "
         f"`QuantConv2D(kernel_quantizer=\"ste_sign\", kernel_constraint=\"weight_clip\")` + Adam vs tf-keras "
-        f"`Conv2D` + Adam in a subprocess (`benchmarks/larq_step_time.py`); {args.alternations} alternations "
+        f"`Conv2D` + Adam in a subprocess (`python -m benchmarks.larq_step_time`); {args.alternations} alternations "
         f"of the two processes, each with {args.rounds} interleaved rounds of {args.steps} steps per model after "
-        f"a warm-up; medians over the alternations; {platform.processor() or platform.machine()}, "
+        f"a warm-up; medians over the alternations, ratios with their range; {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, 1-min load average {load_before:.1f} before and {load_after:.1f} after, "
-        f"measured {time.strftime('%Y-%m-%d')}):\n\n{table(summary)}\n\n"
+        f"measured {time.strftime('%Y-%m-%d')}):\n\n{table(summary, spread)}\n\n"
         "Both implement BinaryConnect with the same arithmetic (sign of a clipped latent kernel forward, "
         "its gradient applied to the latent kernel): larq in the layer, tfquant in the optimizer over plain "
         "`Conv2D`. The two *overhead* columns (`larq BC / its float`, `BC-Adam / Adam`) are ratios inside one "

@@ -2,7 +2,7 @@
 
 Runs only in `.venv-larq` (made by `benchmarks/larq_env.sh`) under legacy Keras:
 
-    TF_USE_LEGACY_KERAS=1 .venv-larq/bin/python benchmarks/larq_step_time.py --width 0.5
+    TF_USE_LEGACY_KERAS=1 .venv-larq/bin/python -m benchmarks.larq_step_time --width 0.5
 
 larq's BC is a layer: `QuantConv2D(kernel_quantizer="ste_sign", kernel_constraint="weight_clip")` keeps
 the latent real kernel w_r as the variable, and each forward pass uses w_b = sign(w_r) with the
@@ -17,25 +17,25 @@ here): 3x3 convs without bias -> BN (momentum 0.9, eps 1e-5) -> ReLU on the plan
 every width times ``--width``. The JSON output carries the trainable parameter count so that the caller
 can check the mirror against the Keras 3 model.
 
-Timing: warm-up (trace, compile) first, then ``--rounds`` rounds in which each model takes ``--steps``
-`train_on_batch` steps, in an order that rotates by one model per round; median step time per model,
-with and without XLA (`jit_compile`). Prints one JSON object.
+Timing: `benchmarks.timing.interleaved_medians` (warm-up, then ``--rounds`` rounds of ``--steps``
+`train_on_batch` steps per model in a rotating order); median step time per model, with and without XLA
+(`jit_compile`). Prints one JSON object.
 """
 
 import argparse
 import json
 import os
-import statistics
-import time
 
 if os.environ.get("TF_USE_LEGACY_KERAS") != "1":
     raise SystemExit("larq_step_time.py needs legacy Keras: run it as "
-                     "`TF_USE_LEGACY_KERAS=1 .venv-larq/bin/python benchmarks/larq_step_time.py` "
+                     "`TF_USE_LEGACY_KERAS=1 .venv-larq/bin/python -m benchmarks.larq_step_time` "
                      "(create the venv with `bash benchmarks/larq_env.sh`)")
 
 import numpy as np  # noqa: E402
 import tf_keras  # noqa: E402
 import larq  # noqa: E402
+
+from benchmarks.timing import interleaved_medians  # noqa: E402
 
 PLAN = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M"]
 DENSE = [256]
@@ -83,19 +83,10 @@ def measure(width, batch, rounds, steps, jit):
         model.compile(optimizer=tf_keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
                       jit_compile=jit)
         models[name] = model
-    for model in models.values():  # trace, compile and warm up
-        for _ in range(3):
-            model.train_on_batch(x, y)
-    times = {name: [] for name in models}
-    names = list(models)
-    for r in range(rounds):
-        for name in names[r % len(names):] + names[: r % len(names)]:
-            for _ in range(steps):
-                start = time.perf_counter()
-                models[name].train_on_batch(x, y)
-                times[name].append(time.perf_counter() - start)
+    medians = interleaved_medians({name: (lambda m=m: m.train_on_batch(x, y)) for name, m in models.items()},
+                                  rounds, steps)
     params = {name: int(sum(np.prod(v.shape) for v in m.trainable_variables)) for name, m in models.items()}
-    return {name: statistics.median(t) for name, t in times.items()}, params
+    return medians, params
 
 
 def main():

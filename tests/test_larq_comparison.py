@@ -20,7 +20,8 @@ def test_missing_venv_names_the_script_that_makes_it(tmp_path):
 
 def test_step_time_script_refuses_keras_3():
     env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
-    done = subprocess.run([sys.executable, str(larq_comparison.LARQ_SCRIPT)], env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", larq_comparison.LARQ_MODULE], env=env, capture_output=True, text=True,
+                          cwd=larq_comparison.ROOT)
     assert done.returncode != 0
     assert "TF_USE_LEGACY_KERAS=1" in done.stderr and "larq_env.sh" in done.stderr
 
@@ -30,7 +31,7 @@ def test_step_time_script_refuses_keras_3():
 def test_quick_comparison_runs_on_the_same_net():
     """One alternation, one step each, on a narrow VGG-9: the larq copy of the net has the Keras 3 model's
     parameter count (compare() exits otherwise) and every figure is a finite positive number."""
-    summary, versions = larq_comparison.compare(width=0.125, batch=16, alternations=1, rounds=1, steps=1)
+    summary, _, versions = larq_comparison.compare(width=0.125, batch=16, alternations=1, rounds=1, steps=1)
     assert versions["larq"] == "0.14.0" and int(versions["numpy"].split(".")[0]) < 2
     for jit in larq_comparison.JITS:
         row = summary[jit]
