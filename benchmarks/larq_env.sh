@@ -13,5 +13,8 @@ python3 -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q "tensorflow-cpu==$TF_VERSION" "numpy<2" "larq==0.14.0"
 "$VENV/bin/python" -m pip install -q --no-deps "tf-keras==$TF_VERSION"
-TF_USE_LEGACY_KERAS=1 "$VENV/bin/python" -c \
-  'import larq, numpy, tensorflow as tf, tf_keras; print("larq", larq.__version__ if hasattr(larq, "__version__") else "0.14.0", "tensorflow", tf.__version__, "tf_keras", tf_keras.__version__, "numpy", numpy.__version__, "keras used:", tf.keras.__name__)'
+# Check: larq imports, and tf.keras is the legacy tf-keras (not Keras 3, which tensorflow-cpu also installs).
+TF_USE_LEGACY_KERAS=1 TF_CPP_MIN_LOG_LEVEL=2 "$VENV/bin/python" -c '
+import importlib.metadata as md, larq, tensorflow as tf, tf_keras
+assert tf.keras.layers.Conv2D is tf_keras.layers.Conv2D, "tf.keras is not tf-keras: TF_USE_LEGACY_KERAS=1 did not take"
+print(" ".join(f"{p}=={md.version(p)}" for p in ("larq", "tf-keras", "tensorflow-cpu", "numpy")))'
