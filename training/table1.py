@@ -4,7 +4,7 @@ Every run is ``python -m training.train`` with the settings below (one process a
 writing into ``runs/table1/<run>/``; then the report: a Markdown table of test error (mean and spread over
 seeds) and the plots in ``docs/figures/``.
 
-    nohup nice -n 5 python -m training.table1 > runs/table1.log 2>&1 &     # everything (about an hour here)
+    nohup nice -n 5 python -m training.table1 > runs/table1.log 2>&1 &     # everything (70 minutes here)
     python -m training.table1 --report-only                                # tables and plots from finished runs
 
 The configuration (VGG-9 at 1/4 width on 28x28x1, 30k training images, 8 epochs with the paper's learning
