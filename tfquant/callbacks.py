@@ -1,6 +1,7 @@
 """Watching quantized training: weight flips (paper Figs. 4-5) and BC's |w_b - w_r| (Fig. 7)."""
 
 import collections
+import pathlib
 
 import keras
 import numpy as np
@@ -29,13 +30,18 @@ class QuantizationMonitor(keras.callbacks.Callback):
 
     The values land in ``logs``, so `History`, `CSVLogger` and `TensorBoard` (placed after this callback)
     record them.
+
+    `start_file` (a ``.npz`` path) makes "since start" survive an interrupted and resumed run: the first
+    ``fit`` writes the starting weights there, a later one (of the resumed run) reads them back. The window
+    reference restarts at the resume point.
     """
 
-    def __init__(self, window=1):
+    def __init__(self, window=1, start_file=None):
         super().__init__()
         if not isinstance(window, int) or window < 1:
             raise ValueError(f"`window` must be a positive int (epochs), got window={window!r}.")
         self.window = window
+        self.start_file = start_file
 
     def on_train_begin(self, logs=None):
         optimizer = quantizing_optimizer(self.model)
@@ -47,8 +53,25 @@ class QuantizationMonitor(keras.callbacks.Callback):
             optimizer.build(self.model.trainable_variables)
         self._optimizer = optimizer
         self._watched = [v for v in self.model.trainable_variables if optimizer.quantizer_for(v) is not None]
-        self._start = [np.array(v) for v in self._watched]
-        self._history = collections.deque([self._start], maxlen=self.window)
+        now = [np.array(v) for v in self._watched]
+        self._start = self._load_or_save_start(now)
+        self._history = collections.deque([now], maxlen=self.window)
+
+    def _load_or_save_start(self, now):
+        if self.start_file is None:
+            return now
+        path = pathlib.Path(self.start_file)
+        if not path.exists():
+            np.savez(path, *now)
+            return now
+        with np.load(path) as saved:
+            start = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+        if [s.shape for s in start] != [n.shape for n in now]:
+            raise ValueError(
+                f"{path} holds the starting weights of another model ({len(start)} arrays); delete it or pass "
+                "another start_file."
+            )
+        return start
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:

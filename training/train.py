@@ -135,26 +135,6 @@ def build_model(args, data):
     return model
 
 
-class RunMonitor(tfquant.callbacks.QuantizationMonitor):
-    """``QuantizationMonitor`` whose "start" stays the run's initial weights across resumes.
-
-    The initial quantized weights are saved to ``start_weights.npz`` on the first start and put back as
-    the monitor's reference when a run resumes (the window reference restarts at the resume point).
-    """
-
-    def __init__(self, window, path):
-        super().__init__(window=window)
-        self.path = path
-
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        if self.path.exists():
-            with np.load(self.path) as saved:
-                self._start = [saved[f"arr_{i}"] for i in range(len(self._start))]
-        else:
-            np.savez(self.path, *self._start)
-
-
 class EpochRecorder(keras.callbacks.Callback):
     """After each epoch: append a row to the history and checkpoint model, optimizer and history atomically."""
 
@@ -207,7 +187,7 @@ def run(args):
         model.compile(optimizer=make_optimizer(args, steps), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
     start = len(history)
-    monitor = [RunMonitor(args.window, args.out / "start_weights.npz")] if args.method != "adam" else []
+    monitor = [tfquant.callbacks.QuantizationMonitor(args.window, start_file=args.out / "start_weights.npz")] if args.method != "adam" else []
     if start < args.epochs:
         model.fit(data.train(args.batch_size, args.seed, start, args.epochs), epochs=args.epochs,
                   initial_epoch=start, steps_per_epoch=steps, validation_data=data.test(),
