@@ -27,7 +27,6 @@ if __package__ in (None, ""):  # `python training/train.py`: make the repository
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 import tfquant  # noqa: E402
 from training import data as datasets  # noqa: E402
