@@ -18,6 +18,8 @@ $(STAMP): setup.cfg pyproject.toml
 	-$(PY) -m pip install -q "torch==2.13.0+cpu"
 	@# tflite-runtime 2.14 needs numpy<2: it gets its own venv (.venv-tflite-runtime), run in a subprocess.
 	-$(PY) -m export._tflite_runtime_venv
+	@# larq (the peer benchmarked in docs/RESULTS.md) runs only on legacy tf-keras: its own venv (.venv-larq).
+	-[ -x .venv-larq/bin/python ] || bash benchmarks/larq_env.sh
 	@if [ -f android_demo/package.json ]; then (cd android_demo && npm ci --no-audit --no-fund --loglevel=error); fi
 	touch $(STAMP)
 
