@@ -19,7 +19,7 @@ import numpy as np
 
 import tfquant.tflite as tflite
 from benchmarks.export_models import binarize, odd_shapes_cnn
-from benchmarks.export_results import replace_section
+from benchmarks.results_page import replace_section
 from tfquant.tflite import interpreters, verify
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 import tfquant.tflite as tflite
 from benchmarks.export_models import paper_model
-from benchmarks.export_results import replace_section
+from benchmarks.results_page import replace_section
 from tfquant.tflite import interpreters
 
 MODELS = ("vgg9", "resnet56", "wrn56_2")

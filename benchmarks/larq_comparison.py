@@ -33,8 +33,9 @@ import time
 
 import keras
 
-from benchmarks.export_results import replace_section
+from benchmarks.results_page import replace_section
 from benchmarks.optimizer_overhead import measure
+from benchmarks.timing import add_arguments
 from training.models import vgg9
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -127,11 +128,8 @@ def table(summary, spread):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--width", type=float, default=0.5, help="VGG-9 width multiplier (1 = the paper's)")
-    parser.add_argument("--batch", type=int, default=128)
+    add_arguments(parser)
     parser.add_argument("--alternations", type=int, default=3, help="larq/tfquant alternations")
-    parser.add_argument("--rounds", type=int, default=8, help="interleaved rounds inside each process")
-    parser.add_argument("--steps", type=int, default=3, help="steps per model per round")
     parser.add_argument("--write", action="store_true", help=f"write the table into docs/RESULTS.md ({SECTION})")
     args = parser.parse_args()
 

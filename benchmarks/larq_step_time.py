@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 import tf_keras  # noqa: E402
 import larq  # noqa: E402
 
-from benchmarks.timing import interleaved_medians  # noqa: E402
+from benchmarks.timing import add_arguments, interleaved_medians  # noqa: E402
 
 PLAN = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M"]
 DENSE = [256]
@@ -91,10 +91,7 @@ def measure(width, batch, rounds, steps, jit):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--width", type=float, default=0.5, help="VGG-9 width multiplier (1 = the paper's)")
-    parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=3, help="steps per model per round")
+    add_arguments(parser, "model")
     args = parser.parse_args()
     from importlib.metadata import version
     result = {"versions": {p: version(p) for p in ("larq", "tf-keras", "tensorflow-cpu", "numpy")},

@@ -19,8 +19,8 @@ import numpy as np
 import tensorflow as tf
 
 import tfquant
-from benchmarks.export_results import replace_section
-from benchmarks.timing import interleaved_medians
+from benchmarks.results_page import replace_section
+from benchmarks.timing import add_arguments, interleaved_medians
 from training.models import vgg9
 
 OPTIMIZERS = {
@@ -65,10 +65,7 @@ def measure_apply(width, rounds):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--width", type=float, default=0.5, help="VGG-9 width multiplier (1 = the paper's)")
-    parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=3, help="steps per optimizer per round")
+    add_arguments(parser, "optimizer")
     parser.add_argument("--write", action="store_true", help="write the table into docs/RESULTS.md")
     args = parser.parse_args()
 

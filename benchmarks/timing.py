@@ -22,3 +22,11 @@ def interleaved_medians(step_fns, rounds, steps, warmup=3):
                 step_fns[name]()
                 times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}
+
+
+def add_arguments(parser, unit="model"):
+    """The options every VGG-9 step-time benchmark shares (its net, batch and interleaving)."""
+    parser.add_argument("--width", type=float, default=0.5, help="VGG-9 width multiplier (1 = the paper's)")
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=8, help="interleaved rounds")
+    parser.add_argument("--steps", type=int, default=3, help=f"steps per {unit} per round")

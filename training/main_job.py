@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.export_results import replace_section
+from benchmarks.results_page import replace_section
 from export import build_demo, run_tflite
 from tfquant import tflite
 from training import data as datasets
