@@ -1,6 +1,6 @@
 """The main job, end to end: train on Fashion-MNIST, export bit-packed, run on-device, bundle the demo.
 
-    python -m training.main_job            # about 10 minutes on 2 CPU cores (`make main`)
+    python -m training.main_job            # about 6 minutes on 2 CPU cores (`make main`)
     python -m training.main_job --quick    # a 2,000-image, 1-epoch smoke run (what the tests run)
 
 1. trains the small VGG-9 (1/8 width) with Adam (full precision, the reference) and with BC-Adam (binary
