@@ -89,18 +89,18 @@ class QuantizedOptimizer:
         buffers, buffer_index = [], {}
         for index, (variable, quantizer) in enumerate(zip(variables, chosen)):
             buffer = None
-            if quantizer is not None and self.method == "bc":
-                buffer = self.add_variable_from_reference(variable, name="full_precision")
-                buffer.assign(quantizer.clip(ops.convert_to_tensor(variable)))
-                buffer_index[self._var_key(buffer)] = index
+            if quantizer is not None:
+                source = ops.convert_to_tensor(variable)
+                if self.method == "bc":
+                    buffer = self.add_variable_from_reference(variable, name="full_precision")
+                    source = quantizer.clip(source)
+                    buffer.assign(source)
+                    buffer_index[self._var_key(buffer)] = index
+                variable.assign(self._round(quantizer, source, index, _BUILD_STEP))
             buffers.append(buffer)
         self._quantizers = chosen
         self._full_precision = buffers
         self._buffer_index = buffer_index
-        for index, (variable, quantizer) in enumerate(zip(variables, chosen)):
-            if quantizer is not None:
-                source = buffers[index] if buffers[index] is not None else variable
-                variable.assign(self._round(quantizer, ops.convert_to_tensor(source), index, _BUILD_STEP))
 
     def quantizer_for(self, variable):
         """The quantizer this optimizer applies to `variable`, or None if it trains it in full precision."""

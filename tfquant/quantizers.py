@@ -88,10 +88,6 @@ class Quantizer:
     def __call__(self, w):
         return self.deterministic(w)
 
-    def round(self, w, rounding, noise=None):
-        """``deterministic(w)`` or ``stochastic(w, noise)`` by name."""
-        return self.deterministic(w) if rounding == "deterministic" else self.stochastic(w, noise)
-
     def get_config(self):
         raise NotImplementedError
 
