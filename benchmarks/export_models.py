@@ -63,6 +63,6 @@ def conv1d_net(length=20, channels=3, classes=4):
 
 
 def paper_model(name):
-    """The paper's VGG-9, ResNet-56 or WRN-56-2 (CIFAR-10 shapes) from training/models.py, binarized."""
-    from training import models
+    """The paper's VGG-9, ResNet-56 or WRN-56-2 (CIFAR-10 shapes) from tfquant/models.py, binarized."""
+    from tfquant import models
     return binarize(getattr(models, name)((32, 32, 3), 10))

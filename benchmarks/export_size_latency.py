@@ -2,7 +2,7 @@
 
     python -m benchmarks.export_size_latency [--repeats 50] [--write]
 
-Models: `training.models.vgg9` / `resnet56` / `wrn56_2` (CIFAR-10 shapes), kernels set to ±s per output channel and
+Models: `tfquant.models.vgg9` / `resnet56` / `wrn56_2` (CIFAR-10 shapes), kernels set to ±s per output channel and
 batch norms to random statistics by `benchmarks.export_models.binarize` (no training: size and speed do
 not depend on the values). Calibration and verification inputs: 64 standard-normal images (CIFAR-10
 cannot be downloaded here). Each file is verified by `tfquant.tflite.export`. Latency: median of

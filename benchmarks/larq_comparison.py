@@ -36,7 +36,7 @@ import keras
 from benchmarks.results_page import replace_section
 from benchmarks.optimizer_overhead import measure
 from benchmarks.timing import add_arguments
-from training.models import vgg9
+from tfquant.models import vgg9
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 LARQ_PYTHON = ROOT / ".venv-larq" / "bin" / "python"
@@ -88,7 +88,7 @@ def check_mirror(larq, width):
     ours = sum(math.prod(v.shape) for v in vgg9(input_shape=(32, 32, 3), num_classes=10, width=width).trainable_variables)
     theirs = larq["trainable_params"]
     if any(n != ours for n in theirs.values()):
-        raise SystemExit(f"larq_step_time.py's VGG-9 has {theirs} trainable parameters, training.models.vgg9 "
+        raise SystemExit(f"larq_step_time.py's VGG-9 has {theirs} trainable parameters, tfquant.models.vgg9 "
                          f"{ours}: update its copy of the architecture")
 
 

@@ -11,7 +11,7 @@ clips it to [-1, 1]. (tfquant's `BCAdam` does the same arithmetic in the optimiz
 `benchmarks/larq_comparison.py`, which runs this script.) The baseline is the same net with tf-keras'
 `Conv2D` and plain Adam, in the same process, on the same batch.
 
-The net mirrors `training/models.py::vgg9` layer for layer (that module is Keras 3 and cannot be imported
+The net mirrors `tfquant/models.py::vgg9` layer for layer (that module is Keras 3 and cannot be imported
 here): 3x3 convs without bias -> BN (momentum 0.9, eps 1e-5) -> ReLU on the plan
 64,64,M,128,128,M,256,256,256,M, then Flatten -> Dense 256 without bias -> BN -> ReLU -> Dense 10 softmax,
 every width times ``--width``. The JSON output carries the trainable parameter count so that the caller
@@ -55,8 +55,8 @@ def _conv(filters, binary):
 
 
 def vgg9(width, binary):
-    """tf-keras copy of `training/models.py::vgg9` (32x32x3 in, 10 classes)."""
-    scale = lambda w: max(1, round(w * width))  # noqa: E731 (as training.models._scaled)
+    """tf-keras copy of `tfquant/models.py::vgg9` (32x32x3 in, 10 classes)."""
+    scale = lambda w: max(1, round(w * width))  # noqa: E731 (as tfquant.models._scaled)
     inputs = tf_keras.Input((32, 32, 3))
     x = inputs
     for item in PLAN:

@@ -21,7 +21,7 @@ import tensorflow as tf
 import tfquant
 from benchmarks.results_page import replace_section
 from benchmarks.timing import add_arguments, interleaved_medians
-from training.models import vgg9
+from tfquant.models import vgg9
 
 OPTIMIZERS = {
     "Adam": lambda: keras.optimizers.Adam(1e-3),

@@ -98,7 +98,7 @@ def read_gallery(path):
 
 def build_demo(models, out_dir=DEMO_DIR / "models", mean=0.0, std=1.0):
     """Bundle ``models`` ({name: .tflite path}) into the demo; returns the manifest dict written."""
-    from training.data import load_fashion_mnist
+    from tfquant.data import load_fashion_mnist
     out_dir = Path(out_dir)
     if not models:
         raise DemoBuildError("no models given: pass e.g. {'packed': 'packed.tflite', 'int8': 'int8.tflite'}")

@@ -1,5 +1,5 @@
 """Shared helpers for the test suite. The backend is whatever KERAS_BACKEND says (TensorFlow by default);
-tests/test_backends.py reruns the backend-neutral modules under JAX (and PyTorch when installed)."""
+tests/core/test_backends.py reruns the backend-neutral modules under JAX (and PyTorch when installed)."""
 
 import os
 

@@ -3,8 +3,8 @@
     model.compile(optimizer=tfquant.BCAdam(learning_rate=1e-2), loss=..., metrics=[...])
 """
 
-from tfquant import callbacks, initializers, layers, quantizers
-from tfquant.layers import quantize_weights
+from tfquant import callbacks, initializers, layers, quantizers, selection
+from tfquant.selection import quantize_weights
 from tfquant.optimizers import (
     BCSGD,
     RSGD,
@@ -23,5 +23,5 @@ __version__ = "0.1.0"
 __all__ = [
     "BCAdam", "SRAdam", "RAdam", "BCSGD", "SRSGD", "RSGD", "QuantizedOptimizer", "quantized",
     "Binary", "Uniform", "ScaledBinary", "quantize_weights", "summary",
-    "callbacks", "initializers", "layers", "quantizers",
+    "callbacks", "initializers", "layers", "quantizers", "selection",
 ]

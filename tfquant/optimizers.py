@@ -1,6 +1,6 @@
 """R, SR and BC (Li et al. 2017, section 3) as one mixin over any Keras 3 optimizer.
 
-For a variable chosen for quantization (see `tfquant.layers`), with ``step`` whatever the base optimizer
+For a variable chosen for quantization (see `tfquant.selection`), with ``step`` whatever the base optimizer
 computes from the gradient (SGD, momentum, Adam, Lion, ...):
 
 * R,  eq. (4): the variable holds quantized weights;  ``w <- Qd(w - alpha * step)``.
@@ -35,7 +35,7 @@ import keras
 from keras import ops
 
 from tfquant import counter_rng
-from tfquant import layers
+from tfquant import selection
 from tfquant import quantizers as quantizers_lib
 
 METHODS = {"bc": "BC", "sr": "SR", "r": "R"}
@@ -62,7 +62,7 @@ class QuantizedOptimizer:
     def __init__(self, *args, quantizer=None, quantize="conv", seed=None, rounding=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.quantizer = quantizers_lib.Binary() if quantizer is None else quantizers_lib.get(quantizer)
-        self.quantize = layers.check_rule(quantize)
+        self.quantize = selection.check_rule(quantize)
         self.seed = _check_seed(random.SystemRandom().randrange(2**31) if seed is None else seed)
         self.rounding = _check_rounding(self.method, rounding)
         if isinstance(self.quantizer, quantizers_lib.ScaledBinary) and self.method != "bc":
@@ -85,7 +85,7 @@ class QuantizedOptimizer:
             self._build_quantization(variables)
 
     def _build_quantization(self, variables):
-        chosen = layers.resolve(list(variables), self.quantize, self.quantizer)
+        chosen = selection.resolve(list(variables), self.quantize, self.quantizer)
         buffers, buffer_index = [], {}
         for index, (variable, quantizer) in enumerate(zip(variables, chosen)):
             buffer = None

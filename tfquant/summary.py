@@ -2,18 +2,18 @@
 
 import numpy as np
 
-from tfquant import layers as layers_lib
+from tfquant import selection
 from tfquant.callbacks import quantizing_optimizer
 
 
 def _rows(model, optimizer):
     variables = model.trainable_variables
     if optimizer is None:
-        chosen = [getattr(v, layers_lib.TAG, None) for v in variables]
+        chosen = [getattr(v, selection.TAG, None) for v in variables]
     elif optimizer.built:
         chosen = [optimizer.quantizer_for(v) for v in variables]
     else:
-        chosen = layers_lib.resolve(variables, optimizer.quantize, optimizer.quantizer)
+        chosen = selection.resolve(variables, optimizer.quantize, optimizer.quantizer)
     for variable, quantizer in zip(variables, chosen):
         count = int(np.prod(variable.shape))
         float_bits = np.dtype(str(variable.dtype)).itemsize * 8

@@ -24,7 +24,7 @@ import numpy as np
 from benchmarks.results_page import replace_section
 from export import build_demo, run_tflite
 from tfquant import tflite
-from training import data as datasets
+from tfquant import data as datasets
 from training import train
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -29,8 +29,9 @@ if __package__ in (None, ""):  # `python training/train.py`: make the repository
 import keras  # noqa: E402
 
 import tfquant  # noqa: E402
-from training import data as datasets  # noqa: E402
-from training import models, plots  # noqa: E402
+from tfquant import data as datasets  # noqa: E402
+from tfquant import models
+from training import plots  # noqa: E402
 
 PAPER_SCHEDULES = {"imagenet": (90, (30, 60))}  # (epochs, drop epochs); CIFAR's is the default
 CIFAR_SCHEDULE = (160, (82, 122))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-NEUTRAL = ["tests/test_quantizers.py", "tests/test_counter_rng.py", "tests/test_optimizers.py", "tests/test_saving.py"]
+ROOT = Path(__file__).resolve().parents[2]
+NEUTRAL = ["tests/core/test_quantizers.py", "tests/core/test_counter_rng.py", "tests/core/test_optimizers.py", "tests/core/test_saving.py"]
 
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])

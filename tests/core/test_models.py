@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import tfquant
-from training import models
+from tfquant import models
 
 
 @pytest.mark.parametrize("name", sorted(models.PAPER_COUNTS))

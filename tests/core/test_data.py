@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from training import data
+from tfquant import data
 
 needs_fashion_mnist = pytest.mark.skipif(
     data.fashion_mnist_dir() is None, reason="Fashion-MNIST files not installed (apt-get install dataset-fashion-mnist)")

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import tfquant  # noqa: F401  (registers tfquant's classes for load_model)
-from training import data
+from tfquant import data
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(data.fashion_mnist_dir() is None, reason="Fashion-MNIST files not installed")
 SMALL = ["--model", "small_cnn", "--dataset", "fashion_mnist", "--train-subset", "1024", "--verbose", "0"]
 

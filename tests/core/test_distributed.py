@@ -1,5 +1,5 @@
 """Data parallelism: every replica holds identical quantized weights (SR included, thanks to keyed noise),
-equal to a single-device run with the same global batch. Each case runs tests/distributed_check.py in a
+equal to a single-device run with the same global batch. Each case runs tests/core/distributed_check.py in a
 fresh process, because devices must be configured before the backend starts."""
 
 import importlib.util
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CASES = [("tensorflow", "sr"), ("tensorflow", "bc"), ("tensorflow", "bc-stochastic"), ("jax", "sr"), ("jax", "bc")]
 
 
@@ -21,7 +21,7 @@ def test_replicas_agree_and_match_one_device(backend, method):
         pytest.skip(f"{backend} is not installed")
     env = dict(os.environ, KERAS_BACKEND=backend, XLA_FLAGS="--xla_force_host_platform_device_count=2",
                TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
-    run = subprocess.run([sys.executable, str(ROOT / "tests" / "distributed_check.py"), method],
+    run = subprocess.run([sys.executable, str(ROOT / "tests" / "core" / "distributed_check.py"), method],
                          env=env, capture_output=True, text=True, timeout=600)
     lines = [line for line in run.stdout.splitlines() if line.startswith("RESULT ")]
     assert run.returncode == 0 and lines, run.stderr[-3000:]

@@ -14,7 +14,7 @@ from tfquant.tflite import convert, interpreters, pack
 from tfquant.tflite import flatbuffer as fb
 from tfquant.tflite.filters import filters
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 UNPACK_OPS = {"CAST", "ADD", "GATHER", "RESHAPE", "SLICE", "MUL"}
 
 

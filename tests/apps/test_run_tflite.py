@@ -11,7 +11,7 @@ import pytest
 from export import run_tflite
 from export.build_demo import DEMO_DIR, read_gallery, write_png
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MODELS = DEMO_DIR / "models"
 MANIFEST = json.loads((MODELS / "models.json").read_text())
 PREPROCESS = MANIFEST["preprocess"]

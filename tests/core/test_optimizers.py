@@ -1,5 +1,5 @@
 """R, SR and BC optimizers: the update equations, grid membership, what is (not) quantized, and how the
-base optimizer's features keep their meaning. Backend-neutral: tests/test_backends.py reruns it on JAX."""
+base optimizer's features keep their meaning. Backend-neutral: tests/core/test_backends.py reruns it on JAX."""
 
 import keras
 import numpy as np

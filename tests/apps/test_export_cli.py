@@ -12,7 +12,7 @@ import tfquant
 from export import to_tflite
 from tfquant.tflite import interpreters
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _tiny_cnn():

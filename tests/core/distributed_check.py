@@ -1,11 +1,11 @@
-"""Run by tests/test_distributed.py in a fresh process (devices must be set up before the backend starts).
+"""Run by tests/core/test_distributed.py in a fresh process (devices must be set up before the backend starts).
 
 Trains the same small CNN with a tfquant optimizer on 2 data-parallel replicas and on 1 device with the same
 global batch, then prints JSON: whether the replicas' quantized kernels are identical, and how far the
 2-replica run is from the single-device run.
 
-    KERAS_BACKEND=tensorflow python tests/distributed_check.py sr
-    KERAS_BACKEND=jax XLA_FLAGS=--xla_force_host_platform_device_count=2 python tests/distributed_check.py bc
+    KERAS_BACKEND=tensorflow python tests/core/distributed_check.py sr
+    KERAS_BACKEND=jax XLA_FLAGS=--xla_force_host_platform_device_count=2 python tests/core/distributed_check.py bc
 """
 
 import json

@@ -1,0 +1,93 @@
+"""Writing files so that a failure never leaves a half-written file or replaces a good one.
+
+Every output of tfquant (models, reports, C arrays, checkpoints, progress, histories, plots) is written to a
+temporary file in the destination's directory and moved into place with `os.replace`, which is atomic on
+POSIX and Windows: a reader sees the old file or the new one, never a mixture, and a full disk, a kill or an
+exception while writing leaves the old file as it was.
+"""
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+
+class UnwritableOutput(ValueError):
+    """An output path cannot be written; the message says why and what to do."""
+
+
+def check_writable(path):
+    """Raise `UnwritableOutput` unless a file can be created at `path` (its directory exists and is writable).
+
+    Called before any heavy work, so that an export or a training run does not fail at its last step.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise UnwritableOutput(f"{path} is a directory (give a file name inside it)")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise UnwritableOutput(f"the folder {folder} does not exist (create it first: mkdir -p {folder})")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UnwritableOutput(f"the folder {folder} is not writable (choose another output path)")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UnwritableOutput(f"{path} exists and is read-only (remove it or choose another output path)")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode="wb", **open_kwargs):
+    """``with atomic_write(path) as f: f.write(...)``: `path` gets the whole content, or stays as it was.
+
+    `mode` is "wb" or "w" (text, with `open_kwargs` such as ``encoding``). The temporary file lives beside
+    `path` (same file system, so the final `os.replace` is a rename) and is removed if anything fails.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_write writes whole files: mode must be 'w' or 'wb', got {mode!r}")
+    path = Path(path)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
+    try:
+        with os.fdopen(fd, mode, **open_kwargs) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        if path.exists():
+            os.chmod(temporary, path.stat().st_mode & 0o777)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def write_bytes(path, data):
+    """`Path.write_bytes`, atomically."""
+    with atomic_write(path, "wb") as f:
+        f.write(data)
+
+
+def write_text(path, text, encoding="utf-8"):
+    """`Path.write_text`, atomically."""
+    with atomic_write(path, "w", encoding=encoding) as f:
+        f.write(text)
+
+
+def replace_with(path, write):
+    """Atomically create `path` with a writer that insists on a file name (``model.save``, ``savefig``, ``np.save``).
+
+    `write(temporary_path)` writes the file; it is moved onto `path` only if `write` returns without error.
+    The temporary name keeps `path`'s suffix, since such writers choose the format by it.
+    """
+    path = Path(path)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent if str(path.parent) else ".")
+    os.close(fd)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise

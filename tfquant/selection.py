@@ -1,0 +1,121 @@
+"""Which variables are quantized, and with which grid: the *what*, kept apart from the *how* (the optimizer).
+
+A variable is chosen by, in this order:
+
+1. a per-layer tag set with `quantize_weights(layer, quantizer)` (or a custom layer setting
+   ``variable.tfquant_quantizer``); a tag of ``None`` excludes the variable;
+2. the optimizer's ``quantize=`` rule: ``"conv"`` (conv kernels, the paper's choice), ``"all"`` (every float
+   variable the optimizer trains), a callable ``f(keras.Variable) -> bool | Quantizer``, or a dict
+   ``{variable.path: Quantizer | None}`` (paths match on a trailing part, e.g. ``"conv1/kernel"``; a saved
+   optimizer records its selection this way, so a reload selects exactly the same variables even when the
+   tags or the callable are gone).
+
+The selection is resolved once, in ``optimizer.build``, where variables still carry ``.path``.
+"""
+
+import warnings
+
+from tfquant import quantizers as quantizers_lib
+
+TAG = "tfquant_quantizer"
+CONV_KERNEL_NAMES = ("kernel", "depthwise_kernel", "pointwise_kernel")
+RULES = ("conv", "all")
+
+
+def is_conv_kernel(variable):
+    """Conv1D/2D/3D, transposed, depthwise and separable conv kernels: rank >= 3 kernels.
+
+    Dense kernels (rank 2), biases and batch-norm parameters (rank 1) are not.
+    """
+    return variable.name in CONV_KERNEL_NAMES and len(variable.shape) >= 3
+
+
+def _is_float(variable):
+    return "float" in str(variable.dtype)
+
+
+def quantize_weights(layer, quantizer, names=CONV_KERNEL_NAMES):
+    """Tag the weights `names` of `layer` with their own `quantizer` (``None``: never quantize them).
+
+    The tag overrides the optimizer's ``quantizer=`` and ``quantize=`` for these variables. The layer must
+    be built (call the model on an input, or ``model.build``) so that its weights exist. Returns `layer`.
+    """
+    if quantizer is not None:
+        quantizer = quantizers_lib.get(quantizer)
+    if not layer.built:
+        raise ValueError(
+            f"Layer '{layer.name}' is not built yet, so it has no weights to tag. Build the model first "
+            "(e.g. `model.build(input_shape)` or call it on a batch), then call quantize_weights."
+        )
+    tagged = [v for v in layer.weights if v.name in names]
+    if not tagged:
+        raise ValueError(
+            f"Layer '{layer.name}' has no weight named any of {list(names)}; its weights are "
+            f"{[v.name for v in layer.weights]}. Pass `names=` with the ones to quantize."
+        )
+    for variable in tagged:
+        setattr(variable, TAG, quantizer)
+    return layer
+
+
+def check_rule(quantize):
+    """Validate an optimizer's ``quantize=`` argument early, with a message that says how to fix it."""
+    if isinstance(quantize, str):
+        if quantize not in RULES:
+            raise ValueError(
+                f"quantize={quantize!r} is not a known rule: use 'conv' (conv kernels), 'all' (every float "
+                "variable), a callable(variable) -> bool | Quantizer, or a dict {variable.path: Quantizer}."
+            )
+    elif isinstance(quantize, dict):
+        return {path: None if q is None else quantizers_lib.get(q) for path, q in quantize.items()}
+    elif not callable(quantize):
+        raise ValueError(
+            f"quantize= must be 'conv', 'all', a callable or a dict, got {type(quantize).__name__}: {quantize!r}."
+        )
+    return quantize
+
+
+def resolve(variables, quantize, default):
+    """One quantizer (or None) per variable, by tag, then by the rule `quantize`; warns if none matched."""
+    chosen = [_choose(v, quantize, default) for v in variables]
+    if variables and not any(chosen):
+        names = ", ".join(f"{v.path} {tuple(v.shape)}" for v in variables[:12])
+        warnings.warn(
+            f"tfquant: quantize={quantize!r} matched none of the {len(variables)} trainable variables, so "
+            f"this optimizer trains in full precision. Candidates: {names}. Use quantize='all', a callable, "
+            "or tag layers with tfquant.quantize_weights(layer, quantizer).",
+            stacklevel=3,
+        )
+    return chosen
+
+
+def _choose(variable, quantize, default):
+    if hasattr(variable, TAG):
+        return _checked(variable, getattr(variable, TAG), "its tag")
+    if isinstance(quantize, dict):
+        return next((q for path, q in quantize.items() if _same_path(path, variable.path)), None)
+    if quantize == "conv":
+        return default if is_conv_kernel(variable) and _is_float(variable) else None
+    if quantize == "all":
+        return default if _is_float(variable) else None
+    choice = quantize(variable)
+    if choice is True:
+        choice = default
+    elif choice is False or choice is None:
+        choice = None
+    return _checked(variable, quantizers_lib.get(choice) if choice is not None else None, "quantize=")
+
+
+def _same_path(a, b):
+    """Paths match when one ends the other at a '/': a model reloaded from a file names its variables
+    ``conv1/kernel`` where the original said ``net/conv1/kernel``."""
+    return a == b or a.endswith("/" + b) or b.endswith("/" + a)
+
+
+def _checked(variable, quantizer, source):
+    if quantizer is not None and not _is_float(variable):
+        raise ValueError(
+            f"{source} selects '{variable.path}' of dtype {variable.dtype} for quantization, but only "
+            "floating-point variables can hold grid values. Exclude it from the selection."
+        )
+    return quantizer
