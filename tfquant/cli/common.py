@@ -1,0 +1,164 @@
+"""One error discipline for every tfquant command-line tool.
+
+Exit status, the same for every tool:
+
+    0  done
+    1  the result failed its own check (e.g. an export whose outputs differ from Keras); nothing was written
+    2  bad input or usage (a missing file, a bad value, a model that cannot be exported); nothing was written
+    3  an internal error (a bug in tfquant): rerun with --debug for the traceback and report it
+    130 interrupted (Ctrl-C)
+
+Errors are printed as one line, ``error: <what> (<how to fix>)``; ``--debug`` adds the traceback.
+Arguments are validated by the argparse types below before TensorFlow is imported, so ``--help`` and bad
+arguments answer at once.
+"""
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+import warnings
+from pathlib import Path
+
+from tfquant.files import UnwritableOutput, check_writable
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class BadInput(ValueError):
+    """The user's input cannot be used; ``str()`` is the whole one-line message, fix included."""
+
+
+class CheckFailed(RuntimeError):
+    """The command ran but its result failed its own check (verification)."""
+
+
+# -- argparse types: each raises argparse.ArgumentTypeError, which argparse turns into exit 2 + usage ----------
+def _number(kind, text, low, inclusive):
+    try:
+        value = kind(text)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    if (value < low) if inclusive else (value <= low):
+        raise argparse.ArgumentTypeError(f"{text!r} must be {'>=' if inclusive else '>'} {low}")
+    return value
+
+
+def positive_int(text):
+    """An integer > 0."""
+    return _number(int, text, 0, inclusive=False)
+
+
+def non_negative_int(text):
+    """An integer >= 0."""
+    return _number(int, text, 0, inclusive=True)
+
+
+def positive_float(text):
+    """A finite number > 0."""
+    return _number(float, text, 0.0, inclusive=False)
+
+
+def non_negative_float(text):
+    """A finite number >= 0."""
+    return _number(float, text, 0.0, inclusive=True)
+
+
+def existing_file(text):
+    """A path to an existing, readable, non-empty regular file."""
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"{text}: no such file")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text} is not a file")
+    if not os.access(path, os.R_OK):
+        raise argparse.ArgumentTypeError(f"{text} is not readable")
+    if path.stat().st_size == 0:
+        raise argparse.ArgumentTypeError(f"{text} is empty")
+    return path
+
+
+def output_file(text):
+    """A path where a file can be written (its folder exists and is writable; it is not a folder)."""
+    try:
+        return check_writable(text)
+    except UnwritableOutput as error:
+        raise argparse.ArgumentTypeError(str(error))
+
+
+def output_dir(text):
+    """A folder to write into: it exists as a writable folder, or can be created (its parent is writable)."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder (give a folder path)")
+    existing = next((p for p in [path, *path.parents] if p.exists()), Path("."))
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"cannot create or write {text}: {existing} is not writable")
+    return path
+
+
+# -- running a tool -------------------------------------------------------------------------------------------
+def add_common_arguments(parser):
+    """--verbose and --debug, on every tool."""
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow/absl/LiteRT log lines (silenced by default)")
+    parser.add_argument("--debug", action="store_true", help="on error, print the full traceback too")
+    return parser
+
+
+def quiet(verbose=False):
+    """Silence TensorFlow, absl, XNNPACK and Python warnings unless `verbose`; call before importing TensorFlow."""
+    if verbose:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("GLOG_minloglevel", "3")
+    os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=UserWarning, module="tensorflow")
+
+
+def error(message):
+    """Print ``error: message`` on one line to stderr."""
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+
+
+def run(main, parser, argv=None):
+    """Parse `argv` with `parser`, then call ``main(args)`` under the error discipline; return the exit status.
+
+    `main` returns None (0) or an exit status, and raises `BadInput` (2), `CheckFailed` (1) or
+    `UnwritableOutput` (2) for the errors it knows. Anything else is an internal error (3).
+    """
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse: --help (0) or a usage error (2, already printed in one line)
+        return exit_.code if isinstance(exit_.code, int) else EXIT_BAD_INPUT
+    quiet(getattr(args, "verbose", False))
+    debug = getattr(args, "debug", False)
+    try:
+        status = main(args)
+        return EXIT_OK if status is None else int(status)
+    except KeyboardInterrupt:
+        error("interrupted (files being written were left as they were)")
+        return EXIT_INTERRUPTED
+    except (BadInput, UnwritableOutput) as caught:
+        _report(caught, debug)
+        return EXIT_BAD_INPUT
+    except CheckFailed as caught:
+        _report(caught, debug)
+        return EXIT_CHECK_FAILED
+    except Exception as caught:  # noqa: BLE001 - the one place where any failure becomes a one-line error
+        first = str(caught).strip().splitlines()[0] if str(caught).strip() else ""
+        _report(f"internal error {type(caught).__name__}: {first} (rerun with --debug for the traceback, "
+                "and please report it)", debug)
+        return EXIT_INTERNAL
+
+
+def _report(message, debug):
+    if debug:
+        traceback.print_exc()
+    error(message)
