@@ -67,7 +67,7 @@ def test_expanded_runs_like_the_unpacked_file_on_xnnpack(base, packed, files):
                                       interpreters.run(models[base], x, interpreter))
 
     def partitions(model_bytes):
-        return [d["op_name"] for d in interpreters.litert(model_bytes)._get_ops_details()].count("DELEGATE")
+        return [d["op_name"] for d in interpreters.open_session(model_bytes).interpreter._get_ops_details()].count("DELEGATE")
     assert partitions(expanded) == partitions(models[base]) < partitions(models[packed])
 
 

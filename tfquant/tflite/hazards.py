@@ -4,13 +4,11 @@
   point -6, which TFLite Micro ran and answered with garbage.
 - INT4 filters read with float activations: NaNs or a segfault on tflite-runtime 2.14.
 """
-from tensorflow.lite.python import schema_py_generated as schema
-
 from . import flatbuffer as fb
 from .errors import ExportError
 from .filters import FILTER_AXIS
 
-TT = schema.TensorType
+TT = fb.schema.TensorType
 
 
 def check(model_bytes):
@@ -18,7 +16,7 @@ def check(model_bytes):
     model = fb.read(model_bytes)
     for sub in model.subgraphs:
         for tensor in sub.tensors:
-            if tensor.type == TT.INT2:
+            if tensor.type == getattr(TT, "INT2", -1):
                 raise ExportError(f"tensor {fb.tensor_name(tensor)!r} is INT2: interpreters reject or "
                                   "misrun 2-bit filters; export ternary/2-bit kernels with format 'int4'")
         for op in sub.operators:
