@@ -133,7 +133,8 @@ def export(model, path=None, format="packed", calibration=None, strict=False, sa
     out = integrity.stamp(out, recorded, fmt.name)
     sets = _verification_sets(calibration, samples, shape)
     figures = _verify(model, out, sets, fmt, base)
-    result = report.build(fmt.name, out, len(float32), records, binary_kernels.describe_model(model),
+    float32_bytes = len(integrity.stamp(float32, recorded, "float32"))  # the same metadata, for a fair ratio
+    result = report.build(fmt.name, out, float32_bytes, records, binary_kernels.describe_model(model),
                           next(iter(figures.values())))
     result["verification_sets"] = figures
     result["metadata"] = {"weights_sha256": integrity.check(out)["weights_sha256"], "input_normalization": recorded}
