@@ -37,7 +37,7 @@ import numpy as np
 
 from tfquant import files
 from tfquant.cli import common
-from tfquant.tflite import interpreters
+from tfquant.tflite import arrays, interpreters
 
 AUTO_ORDER = ("litert", "tflite-runtime", "tflm")
 DEFAULT_ARENA_KB = 2048
@@ -119,16 +119,11 @@ def _png_chunks(data):
     return header, idat
 
 
-def _load_array(path, what="inputs"):
+def _load_array(path):
     try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as error:
-        if "allow_pickle" in str(error):
-            raise RunnerError(f"{path} holds Python objects; save the {what} as numbers "
-                              "(np.save(path, np.asarray(x, dtype=np.uint8)))") from error
-        raise RunnerError(f"{path} is not a NumPy .npy/.npz file ({error})") from error
-    except (OSError, EOFError) as error:
-        raise RunnerError(f"cannot read {path} as NumPy data ({error})") from error
+        return arrays.load(path, "the images")
+    except arrays.NotAnArray as error:
+        raise RunnerError(str(error)) from error
 
 
 def load_inputs(paths):

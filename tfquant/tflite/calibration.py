@@ -13,10 +13,9 @@ one is refused before any conversion:
 x_f = mean_f + std_f·z (z ~ N(0, 1), seeded), so verification also runs on inputs the converter did
 not calibrate on.
 """
-import pathlib
-
 import numpy as np
 
+from . import arrays
 from .errors import ExportError
 
 HELD_OUT_SAMPLES = 64
@@ -28,17 +27,10 @@ def _shape_text(shape):
 
 def load(path):
     """The array in a .npy file (or the only / the `x` array of a .npz); ExportError for anything else."""
-    path = pathlib.Path(path)
     try:
-        data = np.load(path, allow_pickle=False)
-    except ValueError as error:
-        if "allow_pickle" in str(error):
-            raise ExportError(f"calibration {path} holds Python objects (a pickled array); save real inputs as "
-                              "numbers: np.save(path, np.asarray(x, dtype=np.float32))") from error
-        raise ExportError(f"calibration {path} is not a NumPy .npy/.npz file ({error}); "
-                          "save it with np.save(path, x)") from error
-    except (OSError, EOFError) as error:
-        raise ExportError(f"cannot read calibration {path} ({error}); save it with np.save(path, x)") from error
+        data = arrays.load(path, "the calibration inputs")
+    except arrays.NotAnArray as error:
+        raise ExportError(f"calibration: {error}") from None
     if isinstance(data, np.lib.npyio.NpzFile):
         with data:
             names = data.files

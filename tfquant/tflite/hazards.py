@@ -23,7 +23,8 @@ def check(model_bytes):
             op_name = fb.op_name(model, op)
             if op_name not in FILTER_AXIS or len(op.inputs) < 2:
                 continue
-            data, weights = sub.tensors[op.inputs[0 if op_name != "TRANSPOSE_CONV" else 2]], sub.tensors[op.inputs[1]]
+            data = sub.tensors[op.inputs[2 if "TRANSPOSE" in op_name else 0]]  # transposed convs: (shape, filter, data)
+            weights = sub.tensors[op.inputs[1]]
             if weights.type == TT.INT4 and data.type == TT.FLOAT32:
                 raise ExportError(f"{op_name} reads INT4 filter {fb.tensor_name(weights)!r} with float "
                                   "activations (NaN or crash on tflite-runtime); use full-integer 'int4'")

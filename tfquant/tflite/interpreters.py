@@ -22,6 +22,7 @@ Models here have a batch of 1; inputs are fed one sample at a time. A tensor's d
 `shape`, `dtype` and `quantization` = (scale, zero point) or None.
 """
 import contextlib
+import faulthandler
 import importlib
 import os
 import pathlib
@@ -226,7 +227,8 @@ def tflm_runs(model, arena_size, sample, expected=None):
     """
     sys.stdout.flush(), sys.stderr.flush()
     pid = os.fork()
-    if pid == 0:  # child: silence TFLM's allocation messages, report by exit status only
+    if pid == 0:  # child: silence TFLM's allocation messages (and a crash's trace), report by exit status only
+        faulthandler.disable()
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, 1), os.dup2(null, 2)
         try:
