@@ -107,3 +107,19 @@ def test_the_formats_match_the_library():
 def test_every_option_has_help():
     for action in export.build_parser()._actions:
         assert action.help, action.option_strings
+
+
+NORMALIZATION_CASES = [
+    ("--mean 0.5", "--mean and --std go together"),
+    ("--std 0.5", "--mean and --std go together"),
+    ("--mean 0.5 --std 0", "must be > 0"),
+    ("--mean nan --std 0.3", "not a finite number"),
+    ("--no-normalization --mean 0.1 --std 0.3", "contradicts"),
+]
+
+
+@pytest.mark.parametrize("options, says", NORMALIZATION_CASES, ids=[c[0] for c in NORMALIZATION_CASES])
+def test_bad_normalization_is_refused(options, says, files, capsys):
+    argv = [str(files / "model.keras"), "-o", str(files / "x.tflite"), *options.split()]
+    assert_refused(export.main, argv, capsys, says=says)
+    assert not (files / "x.tflite").exists()
