@@ -26,11 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.results_page import RESULTS, replace_section
-from export import build_demo, run_tflite
+from export import build_demo
 from tfquant import tflite
 from tfquant import data as datasets
 from tfquant.cli import common
 from tfquant.cli import train
+from tfquant.cli.progress import bar
+from tfquant.cli.run import run as run_model
 from tfquant.files import write_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,14 +88,15 @@ def train_both(args):
     return runs
 
 
-def export_all(model_path, calibration, out):
+def export_all(model_path, calibration, out, normalization):
     import keras
 
     model = keras.models.load_model(model_path, compile=False)
     reports = {}
-    for fmt in FORMATS:
+    for fmt in bar(FORMATS, "exporting"):
         path = out / f"{fmt}.tflite"
-        reports[fmt] = tflite.export(model, path, format=fmt, calibration=calibration)
+        reports[fmt] = tflite.export(model, path, format=fmt, calibration=calibration,
+                                     normalization=normalization)
         print(f"exported {fmt}: {path.stat().st_size} bytes, verified")
     return reports
 
@@ -109,7 +112,7 @@ def _main(args):
     normalized = ((x_train[:256, ..., None].astype("float32") / 255.0) - mean) / std
     export_dir = args.out / "export"
     export_dir.mkdir(parents=True, exist_ok=True)
-    reports = export_all(runs["bc"][1], normalized, export_dir)
+    reports = export_all(runs["bc"][1], normalized, export_dir, (mean, std))
 
     x_eval, y_eval = x_test[: args.test_images], y_test[: args.test_images]
     float_bytes = reports["float32"]["file_bytes"]
@@ -117,9 +120,9 @@ def _main(args):
         ("Keras, Adam (full precision)", keras_accuracy(runs["adam"][1], x_eval, y_eval, mean, std), None, None),
         ("Keras, BC-Adam (binary conv kernels)", keras_accuracy(runs["bc"][1], x_eval, y_eval, mean, std), None, None),
     ]
-    for fmt in FORMATS:
+    for fmt in bar(FORMATS, "running"):
         path = export_dir / f"{fmt}.tflite"
-        result = run_tflite.run(path, x_eval, y_eval, interpreter="litert", mean=mean, std=std)
+        result = run_model(path, x_eval, y_eval, interpreter="litert", mean=mean, std=std)
         rows.append((f"{fmt}.tflite ({result['interpreter']})", result["accuracy"], path.stat().st_size,
                      result["latency_ms"]["p50"]))
 
