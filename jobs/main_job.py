@@ -88,15 +88,20 @@ def train_both(args):
     return runs
 
 
-def export_all(model_path, calibration, out, normalization):
+def export_all(model_path, calibration, samples, out, normalization):
+    """Every format of the model in `model_path`, each verified on `samples` (real images the calibration
+    did not see); a failed verification is a failed check (exit status 1)."""
     import keras
 
     model = keras.models.load_model(model_path, compile=False)
     reports = {}
     for fmt in bar(FORMATS, "exporting"):
         path = out / f"{fmt}.tflite"
-        reports[fmt] = tflite.export(model, path, format=fmt, calibration=calibration,
-                                     normalization=normalization)
+        try:
+            reports[fmt] = tflite.export(model, path, format=fmt, calibration=calibration, samples=samples,
+                                         normalization=normalization)
+        except tflite.VerificationError as error:
+            raise common.CheckFailed(f"the {fmt} export of {model_path}: {error}") from None
         print(f"exported {fmt}: {path.stat().st_size} bytes, verified")
     return reports
 
@@ -109,10 +114,11 @@ def _main(args):
     (x_train, y_train), (x_test, y_test) = datasets.load_fashion_mnist()
     x_train, _ = datasets.subset(x_train, y_train, args.train_subset)  # the images (and statistics) trained on
     mean, std = (float(v[0]) for v in datasets.channel_stats(x_train))
-    normalized = ((x_train[:256, ..., None].astype("float32") / 255.0) - mean) / std
+    # calibrate on training images; verify on test images the calibration did not see
+    calibration, samples = (normalized(x, mean, std) for x in (x_train[:256], x_test[-64:]))
     export_dir = args.out / "export"
     export_dir.mkdir(parents=True, exist_ok=True)
-    reports = export_all(runs["bc"][1], normalized, export_dir, (mean, std))
+    reports = export_all(runs["bc"][1], calibration, samples, export_dir, (mean, std))
 
     x_eval, y_eval = x_test[: args.test_images], y_test[: args.test_images]
     float_bytes = reports["float32"]["file_bytes"]
@@ -147,8 +153,13 @@ def keras_accuracy(model_path, images, labels, mean, std):
     import keras
 
     model = keras.models.load_model(model_path, compile=False)
-    x = (images[..., None].astype("float32") / 255.0 - mean) / std
-    return float(np.mean(np.argmax(model.predict(x, batch_size=500, verbose=0), axis=1) == labels))
+    predicted = model.predict(normalized(images, mean, std), batch_size=500, verbose=0)
+    return float(np.mean(np.argmax(predicted, axis=1) == labels))
+
+
+def normalized(images, mean, std):
+    """8-bit (N, H, W) images as the model's input: x = (p/255 - mean)/std, shape (N, H, W, 1)."""
+    return (images[..., None].astype("float32") / 255.0 - mean) / std
 
 
 def format_table(rows, float_bytes):

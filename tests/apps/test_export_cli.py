@@ -53,6 +53,7 @@ def test_trained_model_to_verified_packed_file(trained):
                            "--strict"], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # quiet by default: no TensorFlow, absl or LiteRT log lines
     report = json.loads((folder / "r.json").read_text())
     assert [l["layer"] for l in report["layers"] if l["packed"]] == ["conv1", "conv2"]
     assert report["verification"]["relative_error"] <= 1e-5

@@ -138,7 +138,7 @@ def _main(args):
         moves = dict(zip(map(str, staged), map(str, written)))
         c_array = staged[written.index(args.c_array)] if args.c_array else None
         try:
-            with warnings.catch_warnings(record=True) as caught:
+            with warnings.catch_warnings(record=True) as caught, common.quiet_native_logs(args.verbose):
                 warnings.simplefilter("always", tflite.ExportWarning)
                 report = tflite.export(model, staged[0], format=args.format, calibration=calibration,
                                        strict=args.strict, tflm_arena=args.tflm_arena, c_array_path=c_array,
