@@ -37,6 +37,9 @@ def build_parser():
     p.add_argument("--calibration", type=common.existing_file, default=None,
                    help="a .npy array (N, ...) of real, normalised inputs: the int8 formats' activation "
                         "ranges and the verification inputs (required by int8, int4, packed-int8)")
+    p.add_argument("--samples", type=common.existing_file, default=None,
+                   help="a .npy array of real inputs to verify on, instead of the calibration's first inputs "
+                        "and inputs drawn to match its statistics")
     p.add_argument("--mean", type=common.finite_float, default=None,
                    help="the model's input is x = (p/255 - mean)/std for 8-bit pixels p: recorded in the file, "
                         "so that tfquant-run normalises by itself (give --std too)")
@@ -63,8 +66,9 @@ def outputs(args):
         if args.c_array.suffix != ".cc":
             raise common.BadInput(f"--c-array {args.c_array}: give a .cc file name (the .h is written beside it)")
         written += [args.c_array, common.output_file(str(args.c_array.with_suffix(".h")))]
-    inputs = {args.model.resolve(): "the model", **({args.calibration.resolve(): "--calibration"}
-                                                    if args.calibration else {})}
+    inputs = {args.model.resolve(): "the model"}
+    inputs.update({path.resolve(): option for path, option in ((args.calibration, "--calibration"),
+                                                               (args.samples, "--samples")) if path})
     seen = {}
     for path in written:
         key = path.resolve()
@@ -129,7 +133,8 @@ def _main(args):
     import tfquant.tflite as tflite
 
     try:
-        calibration = tflite.load_calibration(args.calibration) if args.calibration else None
+        calibration, samples = (tflite.load_calibration(path) if path else None
+                                for path in (args.calibration, args.samples))
     except tflite.ExportError as error:
         raise common.BadInput(str(error)) from None
     model = load_model(args.model)
@@ -142,7 +147,7 @@ def _main(args):
                 warnings.simplefilter("always", tflite.ExportWarning)
                 report = tflite.export(model, staged[0], format=args.format, calibration=calibration,
                                        strict=args.strict, tflm_arena=args.tflm_arena, c_array_path=c_array,
-                                       normalization=normalization(args))
+                                       samples=samples, normalization=normalization(args))
         except tflite.VerificationError as error:
             print(json.dumps(error.figures, indent=2), file=sys.stderr)
             raise common.CheckFailed(f"{error} (nothing was written)") from None
