@@ -27,10 +27,9 @@ import numpy as np
 
 from benchmarks.results_page import RESULTS, replace_section
 from export import build_demo
-from tfquant import tflite
 from tfquant import data as datasets
-from tfquant.cli import common
-from tfquant.cli import train
+from tfquant import tflite
+from tfquant.cli import common, train
 from tfquant.cli.progress import bar
 from tfquant.cli.run import run as run_model
 from tfquant.files import write_text

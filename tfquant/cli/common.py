@@ -193,7 +193,7 @@ def run(main, parser, argv=None):
         _report(f"cannot read or write {where}{caught.strerror or caught} (check free space and permissions; "
                 "files already there were left as they were)", debug)
         return EXIT_BAD_INPUT
-    except Exception as caught:  # noqa: BLE001 - the one place where any failure becomes a one-line error
+    except Exception as caught:  # the one place where any other failure becomes a one-line error
         first = str(caught).strip().splitlines()[0] if str(caught).strip() else ""
         _report(f"internal error {type(caught).__name__}: {first} (rerun with --debug for the traceback, "
                 "and please report it)", debug)

@@ -107,7 +107,7 @@ def load_model(path):
 
     try:
         return keras.models.load_model(path, compile=False)
-    except Exception as error:  # noqa: BLE001 - Keras raises many kinds for a file it cannot read
+    except Exception as error:  # Keras raises many kinds for a file it cannot read
         first = (str(error).strip().splitlines() or [""])[0][:200]
         raise common.BadInput(f"cannot load {path} as a Keras model ({type(error).__name__}: {first}); "
                               "give a .keras file saved by model.save()") from None
