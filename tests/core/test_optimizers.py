@@ -236,7 +236,7 @@ def test_use_ema_averages_the_buffer_and_ends_on_the_grid():
         average = optimizer._model_variables_moving_average[optimizer._get_variable_index(kernel)]
         np.testing.assert_allclose(value(optimizer.full_precision(kernel)), value(average), rtol=1e-6)
     with pytest.raises(ValueError, match="ema_overwrite_frequency"):
-        tfquant.BCAdam(use_ema=True, ema_overwrite_frequency=10)
+        tfquant.BCAdam(use_ema=True, ema_overwrite_frequency=10).build(conv_kernels(small_cnn()))
 
 
 def test_loss_scale_optimizer_with_mixed_precision():
