@@ -59,7 +59,8 @@ class QuantizedOptimizer:
             kernels, no biases or batch norm), "all" (every float variable), a callable
             ``f(keras.Variable) -> bool | Quantizer``, or a dict ``{variable.path: Quantizer}``.
             Layers tagged with `tfquant.quantize_weights` use their own quantizer.
-        seed: int seed of the stochastic rounding noise (drawn at random when None; kept in the config).
+        seed: int seed of the stochastic rounding noise, kept in the config. None draws one from Python's global
+            RNG, as Keras's own seed generators do, so `keras.utils.set_random_seed(s)` fixes it.
         rounding: BC only, "deterministic" (default, ``Qd(w_r)``) or "stochastic" (``Qs(w_r)``).
         clip_full_precision: BC only. True (default): clip ``w_r`` to the grid's domain after every update,
             as BinaryConnect does. False: no clip, eq. (7) exactly as printed.
@@ -84,7 +85,7 @@ class QuantizedOptimizer:
         super().__init__(*args, **kwargs)
         self.quantizer = quantizers_lib.Binary() if quantizer is None else quantizers_lib.get(quantizer)
         self.quantize = selection.check_rule(quantize)
-        self.seed = _check_seed(random.SystemRandom().randrange(2**31) if seed is None else seed)
+        self.seed = _check_seed(_default_seed() if seed is None else seed)
         self.rounding = _check_rounding(self.method, rounding)
         self.clip_full_precision = _check_bc_option(self.method, "clip_full_precision", clip_full_precision, True)
         self.full_precision_l2 = _check_bc_option(self.method, "full_precision_l2", full_precision_l2, 0.0)
@@ -323,6 +324,13 @@ def _outside_traced_function():
     return contextlib.nullcontext()
 
 
+def _default_seed():
+    """A seed drawn as Keras draws its own (`keras.random.SeedGenerator()` without a seed): from Python's global
+    RNG, which `keras.utils.set_random_seed(s)` seeds, so that call fixes SR's noise too. Every process of a
+    multi-process run must get the same seed: call set_random_seed with the same value on each, or pass seed=."""
+    return random.randint(1, int(1e9))
+
+
 def _check_seed(seed):
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"`seed` must be an int (or None for a random one), got seed={seed!r}.")
@@ -373,10 +381,14 @@ def quantized(optimizer_class, method):
         raise ValueError(f"method={method!r} is not one of 'bc' (BinaryConnect), 'sr' (stochastic rounding), 'r'.")
     if not (isinstance(optimizer_class, type) and issubclass(optimizer_class, keras.optimizers.Optimizer)):
         raise ValueError(
-            f"quantized() takes a Keras optimizer class such as keras.optimizers.Adam, got {optimizer_class!r}."
+            "quantized() takes a Keras optimizer class: pass e.g. keras.optimizers.Adam (the class, not a name "
+            f"or an instance), got {optimizer_class!r}."
         )
     if issubclass(optimizer_class, QuantizedOptimizer):
-        raise ValueError(f"{optimizer_class.__name__} already quantizes ({METHODS[optimizer_class.method]}).")
+        raise ValueError(
+            f"{optimizer_class.__name__} already quantizes ({METHODS[optimizer_class.method]}): pass its base class, "
+            f"e.g. tfquant.quantized(keras.optimizers.Adam, {key!r})."
+        )
     if issubclass(optimizer_class, keras.optimizers.LossScaleOptimizer):
         raise ValueError(
             "Wrap the other way round: keras.optimizers.LossScaleOptimizer(tfquant.BCAdam(...))."

@@ -16,6 +16,7 @@ The selection is resolved once, in ``optimizer.build``, where variables still ca
 
 import warnings
 
+from tfquant import kernels
 from tfquant import quantizers as quantizers_lib
 
 TAG = "tfquant_quantizer"
@@ -71,7 +72,9 @@ def quantize_weights(layer, quantizer, names=CONV_KERNEL_NAMES):
             f"{[v.name for v in layer.weights]}. Pass `names=` with the ones to quantize."
         )
     for variable in tagged:
-        setattr(variable, TAG, quantizer)
+        if len(variable.shape) >= 2:
+            setattr(variable, kernels.TAG, kernels.output_channel_axes(layer, short_name(variable)))
+        setattr(variable, TAG, _with_channel_axes(variable, quantizer))
     return layer
 
 
@@ -114,6 +117,18 @@ def resolve(variables, quantize, default):
 
 
 def _choose(variable, quantize, default):
+    return _with_channel_axes(variable, _rule_choice(variable, quantize, default))
+
+
+def _with_channel_axes(variable, quantizer):
+    """A ScaledBinary without explicit axes takes the kernel's output-channel axes tagged on the variable."""
+    axes = getattr(variable, kernels.TAG, None)
+    if isinstance(quantizer, quantizers_lib.ScaledBinary) and quantizer.channel_axes is None and axes:
+        return quantizers_lib.ScaledBinary(channel_axes=axes)
+    return quantizer
+
+
+def _rule_choice(variable, quantize, default):
     if hasattr(variable, TAG):
         return _checked(variable, getattr(variable, TAG), "its tag")
     if isinstance(quantize, dict):
