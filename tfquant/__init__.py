@@ -2,14 +2,16 @@
 
     model.compile(optimizer=tfquant.BCAdam(learning_rate=1e-2), loss=..., metrics=[...])
 
-The Keras parts load with the package when Keras is already imported (``import keras, tfquant``), and on
-first use otherwise (``tfquant.BCAdam``, ``tfquant.register()``), so that the TensorFlow-free parts
-(``tfquant.tflite``'s device core, ``tfquant-run``, every tool's ``--help``) work on machines without
-Keras or TensorFlow. ``tfquant.register()`` loads them explicitly: call it before
-``keras.models.load_model`` when nothing of tfquant has been used yet, so its classes are registered.
+The Keras parts load with the package when Keras is already imported (``import keras, tfquant``), else
+as soon as Keras is imported or a Keras name of tfquant is first used (``tfquant.BCAdam``), so that the
+TensorFlow-free parts (``tfquant.tflite``'s device core, ``tfquant-run``, every tool's ``--help``) work on
+machines without Keras or TensorFlow, and ``import tfquant; import keras; keras.models.load_model(...)``
+still finds tfquant's classes. ``tfquant.register()`` loads them explicitly.
 """
 
 import importlib
+import importlib.abc
+import importlib.util
 import sys
 
 __version__ = "0.1.0"
@@ -47,5 +49,26 @@ def __dir__():
     return sorted(set(globals()) | set(__all__))
 
 
+class _RegisterAfterKeras(importlib.abc.MetaPathFinder):
+    """Registers tfquant's Keras classes right after `keras` is imported (when tfquant was imported first)."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "keras":
+            return None
+        sys.meta_path.remove(self)  # find the real keras, once
+        spec = importlib.util.find_spec("keras")
+        if spec is not None and spec.loader is not None:
+            load = spec.loader.exec_module
+
+            def exec_module(module):
+                load(module)
+                register()
+
+            spec.loader.exec_module = exec_module
+        return spec
+
+
 if "keras" in sys.modules:
     register()
+else:
+    sys.meta_path.insert(0, _RegisterAfterKeras())
