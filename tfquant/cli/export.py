@@ -17,9 +17,8 @@ from pathlib import Path
 from tfquant.cli import common
 from tfquant.files import staged as staged_outputs
 
-# tfquant.tflite.FORMATS and INT8_FORMATS (a test keeps them equal), so that --help needs no TensorFlow.
-FORMATS = ("float32", "int8", "int4", "packed", "packed-int8")
-INT8_FORMATS = ("int8", "int4", "packed-int8")
+# The formats table imports nothing heavy, so --help needs no TensorFlow.
+from tfquant.tflite.formats import INT8_FORMATS, NAMES as FORMATS
 
 
 def build_parser():
@@ -36,6 +35,10 @@ def build_parser():
     p.add_argument("--calibration", type=common.existing_file, default=None,
                    help="a .npy array (N, ...) of real, normalised inputs: the int8 formats' activation "
                         "ranges and the verification inputs (required by int8, int4, packed-int8)")
+    p.add_argument("--mean", type=float, default=None,
+                   help="the input normalisation the model was trained with, x = (p/255 - mean)/std for 8-bit "
+                        "pixels p, recorded in the file for tfquant-run (give --std too; default: not recorded)")
+    p.add_argument("--std", type=common.positive_float, default=None, help="see --mean (> 0)")
     p.add_argument("--report", type=common.output_file, default=None, help="also write the report as JSON here")
     p.add_argument("--strict", action="store_true", help="fail if a conv filter cannot take the compact form")
     p.add_argument("--c-array", type=common.output_file, default=None,
@@ -77,21 +80,22 @@ def _default_folder():
 
 
 def load_calibration(path):
-    """The array in a .npy file, refused unless it holds numbers (no pickles, strings or text files)."""
-    import numpy as np
+    """The array in a .npy file, refused unless it holds numbers (`tfquant.tflite.load_calibration`)."""
+    from tfquant.tflite import ExportError, load_calibration
 
     try:
-        array = np.load(path, allow_pickle=False)
-    except ValueError as error:  # pickled objects, or not a .npy file at all
-        raise common.BadInput(f"--calibration {path} is not a numeric .npy array ({error}); save one with "
-                              "numpy.save(path, inputs.astype('float32'))") from None
-    except (OSError, EOFError) as error:
-        raise common.BadInput(f"--calibration {path} cannot be read ({error})") from None
-    if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
-        kind = type(array).__name__ if not isinstance(array, np.ndarray) else f"dtype {array.dtype}"
-        raise common.BadInput(f"--calibration {path} holds {kind}, not numbers; save a float32 array of "
-                              "inputs shaped (N, ...) like the model's input")
-    return array
+        return load_calibration(path)
+    except ExportError as error:
+        raise common.BadInput(f"--calibration: {error}") from None
+
+
+def normalization(args):
+    """(mean, std) from --mean/--std, or None when neither is given."""
+    if (args.mean is None) != (args.std is None):
+        raise common.BadInput("give --mean and --std together (the normalisation x = (p/255 - mean)/std)")
+    if args.mean is not None and args.mean != args.mean:
+        raise common.BadInput("--mean nan is not a number")
+    return None if args.mean is None else (args.mean, args.std)
 
 
 def load_model(path):
@@ -126,9 +130,11 @@ def _main(args):
         raise common.BadInput(f"format {args.format} needs --calibration INPUTS.npy (real inputs for the "
                               "activation ranges), or choose --format float32 or packed")
     calibration = load_calibration(args.calibration) if args.calibration else None
+    recorded = normalization(args)
     model = load_model(args.model)
 
     import json
+    import warnings
 
     import tfquant.tflite as tflite
 
@@ -136,8 +142,11 @@ def _main(args):
         moves = dict(zip(map(str, staged), map(str, written)))
         c_array = staged[written.index(args.c_array)] if args.c_array else None
         try:
-            report = tflite.export(model, staged[0], format=args.format, calibration=calibration,
-                                   strict=args.strict, tflm_arena=args.tflm_arena, c_array_path=c_array)
+            with warnings.catch_warnings():  # printed below, one line each, from the report
+                warnings.simplefilter("ignore", tflite.ExportWarning)
+                report = tflite.export(model, staged[0], format=args.format, calibration=calibration,
+                                       strict=args.strict, tflm_arena=args.tflm_arena, c_array_path=c_array,
+                                       normalization=recorded)
         except tflite.VerificationError as error:
             print(json.dumps(error.figures, indent=2), file=sys.stderr)
             raise common.CheckFailed(f"{error} (nothing was written)") from None
@@ -147,6 +156,8 @@ def _main(args):
         if args.report is not None:
             tflite.report.to_json(report, staged[1])
     print(tflite.report_text(report))
+    for note in report["warnings"]:
+        print(f"warning: {note}", file=sys.stderr)
 
 
 def main(argv=None):
