@@ -29,6 +29,8 @@ def parse_args(argv):
     parser.add_argument("--report", help="also write the report as JSON here")
     parser.add_argument("--strict", action="store_true", help="fail if a conv filter cannot be packed")
     parser.add_argument("--c-array", help="also write the model as a C array (.cc + .h) for TFLite Micro")
+    parser.add_argument("--c-name", default="g_model", help="name of the C array (and prefix of its arena size "
+                        "and op-registration function) in the --c-array header (default g_model)")
     parser.add_argument("--tflm-arena", action="store_true", help="find TFLite Micro's minimum arena")
     return parser.parse_args(argv)
 
@@ -54,7 +56,7 @@ def main(argv=None):
     calibration = np.load(args.calibration) if args.calibration else None
     try:
         report = tflite.export(model, args.output, format=args.format, calibration=calibration,
-                               strict=args.strict, tflm_arena=args.tflm_arena, c_array_path=args.c_array)
+                               strict=args.strict, tflm_arena=args.tflm_arena, c_array_path=args.c_array, c_name=args.c_name)
     except tflite.VerificationError as error:
         print(f"error: {error}", file=sys.stderr)
         print(json.dumps(error.figures, indent=2), file=sys.stderr)

@@ -68,13 +68,14 @@ def _base_records(model_bytes, fmt):
 
 
 def export(model, path=None, format="packed", calibration=None, strict=False, samples=None,
-           tflm_arena=False, c_array_path=None):
+           tflm_arena=False, c_array_path=None, c_name="g_model"):
     """Convert, rewrite, check and verify `model`; write `path` (and a C array) only when verified.
 
     calibration: inputs of shape (N, ...) for the int8 formats' activation ranges (and verification);
     samples: inputs to verify on (default: up to 64 calibration inputs, else 8 standard-normal ones);
     tflm_arena: also find TFLite Micro's minimum arena (int8 formats);
-    c_array_path: also write the file as a C array (`.cc` + `.h`) for TFLM firmware.
+    c_array_path: also write the file as C++ (`.cc` + `.h`) for TFLM firmware, the array named `c_name`
+      (`c_array.py`: the header declares its arena size and registers exactly its ops).
     Returns the report dict (see `report.py`); raises ExportError or VerificationError.
     """
     fmt = format
@@ -105,7 +106,7 @@ def export(model, path=None, format="packed", calibration=None, strict=False, sa
         pathlib.Path(path).write_bytes(out)
         result["path"] = str(path)
     if c_array_path is not None:
-        result["c_array"] = [str(p) for p in c_array.write(out, c_array_path,
+        result["c_array"] = [str(p) for p in c_array.write(out, c_array_path, name=c_name,
                                                             arena_size=result.get("tflm_arena_bytes"))]
     return result
 
