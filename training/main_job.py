@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.results_page import replace_section
-from export import build_demo, run_tflite
+from android_demo import build_demo
+from export import run_tflite
 from tfquant import tflite
 from tfquant import data as datasets
 from training import train
