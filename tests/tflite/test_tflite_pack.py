@@ -77,11 +77,11 @@ def test_large_filter_is_rebuilt_in_chunks_with_a_smaller_arena():
     settle_batch_norms(model, data)
     int8 = convert.to_tflite(model, int8=True, calibration=data)
     packed, records = pack.pack(int8)
-    assert [r["packed"] for r in records] == [True, True, True]
-    assert max(r["chunks"] for r in records) > 1
+    assert [r.packed for r in records] == [True, True, True]
+    assert max(r.chunks for r in records) > 1
     assert len(packed) < len(int8) / 2  # 10 chunks of graph on a small net; ResNet-8: see mlperf_tiny.py
     whole, whole_records = pack.pack(int8, spare_bytes=1 << 30)
-    assert max(r["chunks"] for r in whole_records) == 1
+    assert max(r.chunks for r in whole_records) == 1
     arena_whole, arena_packed = (interpreters.tflm_min_arena(m, data[0]) for m in (whole, packed))
     assert arena_packed < arena_whole - 16384, (arena_whole, arena_packed)
     np.testing.assert_array_equal(interpreters.run(packed, data[:4], "tflm"), interpreters.run(int8, data[:4], "tflm"))

@@ -220,26 +220,26 @@ def pack(model_bytes, spare_bytes=SPARE_BYTES):
     replacements, records = {}, []
     for position, op, record in list(filters(model)):
         target = int(op.inputs[1])
-        tensor, axis = packer.sub.tensors[target], FILTER_AXIS[record["op"]]
-        kind, parameter, record["reason"] = _plan(model, record["op"], tensor, axis)
+        tensor, axis = packer.sub.tensors[target], FILTER_AXIS[record.op]
+        kind, parameter, record.reason = _plan(model, record.op, tensor, axis)
         if kind is None:
             records.append(record)
             continue
         w = fb.constant(model, tensor)
         fb.make_computed(model, tensor)
-        record.update(packed=True, stored_as="1-bit", bytes=(w.size + 7) // 8, chunks=1)
+        record.mark_packed("1-bit", (w.size + 7) // 8)
         if kind == "float":
             replacements[position] = _float_chain(packer, w, axis, parameter, target) + [op]
         else:
             factor = 1.5 if np.all(parameter == parameter[0]) else 2.0
             chunk = w.shape[0]
-            if record["op"] in CHUNKED_OPS and len(fb.consumers(packer.sub, target)) == 1:
+            if record.op in CHUNKED_OPS and len(fb.consumers(packer.sub, target)) == 1:
                 chunk = _chunk_channels(w.shape[0], w.size // w.shape[0], factor,
                                         tensor_bytes(packer.sub.tensors[op.outputs[0]]),
                                         peak - live[position] + spare_bytes)
             if chunk < w.shape[0]:
                 replacements[position] = _chunked(packer, op, w, parameter, chunk)
-                record["chunks"] = -(-w.shape[0] // chunk)
+                record.chunks = -(-w.shape[0] // chunk)
             else:
                 replacements[position] = packer.int8_filter(w, parameter, target) + [op]
         records.append(record)
