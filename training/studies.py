@@ -9,8 +9,8 @@ test images), each run a fixed number of updates with every binary weight flip c
 * ``bc``: Fig. 4's regime and the BC recipe at batch 128 over a longer schedule: ADAM, SR-ADAM, BC-ADAM with
   its w_r initialised He-normal / U(-1, 1) / N(0, 0.01^2), BC-ADAM with ScaledBinary, BC-ADAM at lr 1e-3.
 
-Seeds run outermost (all of seed 0's runs, then seed 1's, ...) so that an interrupted study still has
-complete seeds; every finished run is kept and skipped on the next call.
+Seeds run outermost (all of seed 0's runs, then seed 1's, ...), the most telling runs of a seed first (FIRST),
+so that an interrupted study still has complete seeds; every finished run is kept and skipped next time.
 """
 
 import argparse
@@ -22,7 +22,7 @@ from tfquant import files
 from training.short_runs import Spec, run_plan
 
 BIGBATCH_UPDATES = 200
-BC_UPDATES = 1200
+BC_UPDATES = 400
 
 
 def bigbatch(seed, updates=BIGBATCH_UPDATES):
@@ -44,6 +44,18 @@ def bc(seed, updates=BC_UPDATES):
 
 
 STUDIES = {"bigbatch": bigbatch, "bc": bc}
+FIRST = {"bigbatch": ("SR-ADAM b128", "SR-ADAM b1024", "SR-SGD b128", "SR-SGD b1024"),
+         "bc": ("ADAM", "BC-ADAM (w_r He-normal)", "BC-ADAM (w_r U(-1,1))", "SR-ADAM")}
+
+
+def plan(studies, seeds):
+    """The specs in the order they run: per seed, each study's FIRST runs, then the rest of that seed's."""
+    order = []
+    for seed in seeds:
+        runs = {(study, label): spec for study in studies for label, spec in STUDIES[study](seed).items()}
+        first = [key for key in runs if key[1] in FIRST[key[0]]]
+        order += [runs[k] for k in first] + [spec for k, spec in runs.items() if k not in first]
+    return order
 COLUMNS = [("test error (%)", "test_error", "{:.2f}"), ("epochs of data", "epochs_of_data", "{:.1f}"),
            ("changed since start (%)", "changed_since_start_pct", "{:.1f}"),
            ("flips per update", "flips_per_update", "{:.0f}"), ("share of flips undone", "share_undone", "{:.3f}")]
@@ -77,9 +89,7 @@ def main(argv=None):
     p.add_argument("--root", type=Path, default=Path("runs/studies"))
     args = p.parse_args(argv)
     if args.action == "run":
-        for seed in args.seeds:
-            for study in args.studies:
-                run_plan(STUDIES[study](seed).values(), args.root)
+        run_plan(plan(args.studies, args.seeds), args.root)
     text = "\n\n".join(f"### {s}\n\n{table(s, args.seeds, args.root)}" for s in args.studies)
     args.root.mkdir(parents=True, exist_ok=True)
     files.write_text(args.root / "report.md", text + "\n")
