@@ -234,22 +234,23 @@ def table(res):
     return "\n".join(lines)
 
 
-QUICK = (["quadratic"], [0.125, 0.5, 1.0], 0.5, [250, 1000, 4000])
+QUICK = (["quadratic"], [0.125, 1.0], 0.5, [250, 4000])  # tests/core/test_convex.py runs this
 FULL = (["quadratic", "logistic"], [0.0625, 0.125, 0.25, 0.5, 1.0], 0.5, [100, 300, 1000, 3000, 10_000, 30_000])
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description="Theorems 1-4 and Corollary 1 on convex problems")
-    p.add_argument("--quick", action="store_true", help="quadratic only, T up to 4000, 3 deltas")
-    p.add_argument("--replicas", type=int, default=32)
+    p.add_argument("--quick", action="store_true", help="quadratic only, T up to 4000, 2 more deltas, 16 replicas")
+    p.add_argument("--replicas", type=int, default=None, help="default 32 (16 with --quick)")
     p.add_argument("--seed", type=int, default=0)
     provenance.add_output_arguments(p, "convex")
     args = p.parse_args(argv)
-    res = experiment(*(QUICK if args.quick else FULL), args.replicas, args.seed)
+    replicas = args.replicas or (16 if args.quick else 32)
+    res = experiment(*(QUICK if args.quick else FULL), replicas, args.seed)
     res["slopes_vs_delta"] = slopes(res)
     print(table(res))
     print("log-log slopes against Δ:", json.dumps(res["slopes_vs_delta"]))
-    return provenance.save(args, "convex_quick" if args.quick else "convex", res, plot, "training.convex")
+    return provenance.save(args, "convex_quick" if args.quick else "convex", res, plot, "training.convex", argv)
 
 
 if __name__ == "__main__":

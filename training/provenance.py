@@ -4,7 +4,8 @@ Every experiment writes ``<stem>.json`` (and a figure, ``<stem>.png``) into ``--
 ``runs/<name>/``), and also into ``docs/figures/`` when given ``--publish``. The JSON carries a
 ``provenance`` entry: the git commit of the code (``+dirty`` when the working tree had changes), the exact
 command (``python -m training.<module> <arguments>``) and the UTC time, so that the numbers quoted in the docs
-can be regenerated and checked (tests/core/test_published.py reruns the quick variants).
+can be regenerated and checked (tests/core/test_toy.py, test_convex.py, test_theory.py rerun the quick
+variants and compare with the published ``*_quick.json``).
 """
 
 import datetime
@@ -47,10 +48,10 @@ def read_json(path, default=None):
     return json.loads(path.read_text()) if path.exists() else default
 
 
-def save(args, stem, data, plot, module):
+def save(args, stem, data, plot, module, argv=None):
     """Write ``<stem>.json`` (with the provenance of ``python -m <module>``) and ``plot(data, path)``'s ``<stem>.png`` into --out and, with
     --publish, into docs/figures/. Returns the data as written."""
-    data = {**data, "provenance": record(module)}
+    data = {**data, "provenance": record(module, argv)}
     folders = [args.out] + ([FIGURES] if args.publish else [])
     for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
@@ -58,3 +59,22 @@ def save(args, stem, data, plot, module):
         if plot is not None:
             files.replace_with(folder / f"{stem}.png", lambda tmp: plot(data, tmp))
     return data
+
+
+def assert_same_numbers(published, rerun, rtol=1e-5, path="$"):
+    """Raise AssertionError naming the first number in ``published`` that ``rerun`` does not reproduce
+    (dicts and lists compared recursively; the provenance entries are skipped)."""
+    if isinstance(published, dict):
+        for key, value in published.items():
+            if key != "provenance":
+                assert key in rerun, f"{path}.{key} is published but the rerun has no such entry"
+                assert_same_numbers(value, rerun[key], rtol, f"{path}.{key}")
+    elif isinstance(published, list):
+        assert len(published) == len(rerun), f"{path}: published {len(published)} entries, rerun {len(rerun)}"
+        for i, (a, b) in enumerate(zip(published, rerun)):
+            assert_same_numbers(a, b, rtol, f"{path}[{i}]")
+    elif isinstance(published, (int, float)) and not isinstance(published, bool):
+        assert abs(published - rerun) <= rtol * max(abs(published), abs(rerun), 1e-12), \
+            f"{path}: published {published}, the command now gives {rerun}"
+    else:
+        assert published == rerun, f"{path}: published {published!r}, the command now gives {rerun!r}"

@@ -178,9 +178,9 @@ def main(argv=None):
     provenance.add_output_arguments(p, "theory")
     args = p.parse_args(argv)
     res = compute()
-    measured = provenance.read_json(args.figures / "fig2_toy.json", {}).get("sr")
+    measured = provenance.read_json(args.figures / "fig2_toy.json", {}).get("results", {}).get("sr")
     print(table(res, measured))
-    provenance.save(args, "theory_markov", res, plot, "training.theory_markov")
+    provenance.save(args, "theory_markov", res, plot, "training.theory_markov", argv)
 
 
 if __name__ == "__main__":
