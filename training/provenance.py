@@ -26,10 +26,10 @@ def add_output_arguments(parser, name):
 
 
 def commit():
-    """The code's git commit, with ``+dirty`` if tracked files differ from it ("unknown" outside git)."""
+    """The code's git commit, with ``+dirty`` if tracked code (tfquant/, training/) differs from it."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "tfquant", "training"], capture_output=True,
                                text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
