@@ -34,7 +34,9 @@ INITS = ("he_normal", "uniform", "small")
 @dataclass(frozen=True)
 class Spec:
     """One run. ``init`` is BC's/ADAM's conv initialiser: he_normal, uniform (U(-1, 1)) or small (N(0, 0.01^2));
-    SR and R always start from Rademacher +-1 (appendix H.3)."""
+    SR and R always start from Rademacher +-1 (appendix H.3). BC only: ``wd`` is Torch-style weight decay on
+    w_r (``full_precision_l2``: ``wd * w_r`` added to the gradient), ``clip`` BinaryConnect's clip of w_r to
+    [-1, 1] (False: eq. 7 as printed)."""
     method: str
     optimizer: str = "adam"
     batch: int = 128
@@ -45,10 +47,13 @@ class Spec:
     quantizer: str = "binary"
     width: float = 0.25
     train_subset: int = 10000
+    wd: float = 0.0
+    clip: bool = True
 
     def name(self):
+        extra = (f"-wd{self.wd:g}" if self.wd else "") + ("" if self.clip else "-noclip")
         return (f"{self.method}-{self.optimizer}-b{self.batch}-u{self.updates}-lr{self.lr:g}-{self.init}"
-                f"-{self.quantizer}-s{self.seed}")
+                f"-{self.quantizer}{extra}-s{self.seed}")
 
 
 class FlipCounter(keras.callbacks.Callback):
@@ -83,6 +88,8 @@ def _optimizer(spec):
     if spec.method == "adam":
         return OPTIMIZERS[spec.optimizer, "adam"](**base)
     quantizer = tfquant.ScaledBinary() if spec.quantizer == "scaled_binary" else tfquant.Binary()
+    if spec.method == "bc":
+        base.update(full_precision_l2=spec.wd, clip_full_precision=spec.clip)
     return OPTIMIZERS[spec.method, spec.optimizer](quantizer=quantizer, seed=spec.seed, **base)
 
 
@@ -118,6 +125,10 @@ def run(spec, root):
                        "flips_per_update": total / spec.updates,
                        "flips_per_update_by_phase": [float(f.mean()) for f in np.array_split(flips, 4)],
                        "share_undone": (total - net) / total if total else 0.0})
+    if spec.method == "bc":  # Fig. 7's mean |w_b - w_r| over the quantized weights, and the largest |w_r|
+        pairs = [(np.asarray(v), np.asarray(optimizer.full_precision(v))) for v in counter.variables]
+        result["bc_gap"] = float(np.mean(np.concatenate([np.abs(b - r).ravel() for b, r in pairs])))
+        result["max_abs_w_r"] = float(max(np.abs(r).max() for _, r in pairs))
     out.mkdir(parents=True, exist_ok=True)
     files.write_text(out / "result.json", json.dumps(result, indent=1))
     print(f"{spec.name()}: test error {result['test_error']:.2f}% ({result['seconds']:.0f} s)", flush=True)

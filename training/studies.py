@@ -6,8 +6,9 @@ test images), each run a fixed number of updates with every binary weight flip c
 
 * ``bigbatch``: SR-ADAM at batch 128, 256, 512, 1024 with the *same number of updates* (so the bigger batches
   see proportionally more epochs), and an SR-SGD arm (momentum 0.9, lr 0.1) at 128 and 1024.
-* ``bc``: Fig. 4's regime and the BC recipe at batch 128 over a longer schedule: ADAM, SR-ADAM, BC-ADAM with
-  its w_r initialised He-normal / U(-1, 1) / N(0, 0.01^2), BC-ADAM with ScaledBinary, BC-ADAM at lr 1e-3.
+* ``bc``: Fig. 4's regime, the BC recipe and Fig. 7 at batch 128, 400 updates: ADAM, SR-ADAM, BC-ADAM with
+  its w_r initialised He-normal / U(-1, 1) / N(0, 0.01^2), BC-ADAM with ScaledBinary, BC-ADAM and ADAM at
+  lr 1e-3, BC-ADAM without the clip of w_r (eq. 7 as printed), with Torch-style weight decay 1e-4 on w_r, both.
 
 Seeds run outermost (all of seed 0's runs, then seed 1's, ...), the most telling runs of a seed first (FIRST),
 so that an interrupted study still has complete seeds; every finished run is kept and skipped next time.
@@ -40,6 +41,10 @@ def bc(seed, updates=BC_UPDATES):
         "BC-ADAM (w_r N(0,0.01^2))": Spec("bc", updates=updates, seed=seed, init="small"),
         "BC-ADAM ScaledBinary": Spec("bc", updates=updates, seed=seed, quantizer="scaled_binary"),
         "BC-ADAM lr 1e-3": Spec("bc", updates=updates, seed=seed, lr=1e-3),
+        "ADAM lr 1e-3": Spec("adam", updates=updates, seed=seed, lr=1e-3),
+        "BC-ADAM no clip (eq. 7)": Spec("bc", updates=updates, seed=seed, clip=False),
+        "BC-ADAM wd 1e-4 on w_r": Spec("bc", updates=updates, seed=seed, wd=1e-4),
+        "BC-ADAM wd 1e-4 on w_r, no clip": Spec("bc", updates=updates, seed=seed, wd=1e-4, clip=False),
     }
 
 
@@ -58,7 +63,8 @@ def plan(studies, seeds):
     return order
 COLUMNS = [("test error (%)", "test_error", "{:.2f}"), ("epochs of data", "epochs_of_data", "{:.1f}"),
            ("changed since start (%)", "changed_since_start_pct", "{:.1f}"),
-           ("flips per update", "flips_per_update", "{:.0f}"), ("share of flips undone", "share_undone", "{:.3f}")]
+           ("flips per update", "flips_per_update", "{:.0f}"), ("share of flips undone", "share_undone", "{:.3f}"),
+           ("mean \\|w_b − w_r\\|", "bc_gap", "{:.3f}"), ("max \\|w_r\\|", "max_abs_w_r", "{:.2f}")]
 
 
 def _cell(values, fmt):
