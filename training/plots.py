@@ -3,10 +3,16 @@
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+
+
+def _pyplot():
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _save(fig, path):
+    plt = _pyplot()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -14,7 +20,7 @@ def _save(fig, path):
 
 def errors(curves, path, title="Error per epoch"):
     """Train (solid) and test (dashed) error per epoch; ``curves`` maps a label to a history list."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = _pyplot().subplots(figsize=(6, 4))
     for i, (label, history) in enumerate(curves.items()):
         epochs = [h["epoch"] for h in history]
         color = f"C{i}"
@@ -33,7 +39,7 @@ def layer_series(history, prefix):
 
 def per_layer(panels, prefix, path, ylabel, title=""):
     """One panel per (label, history) in ``panels`` showing every layer's ``prefix/<layer>`` curve (Figs 4, 5, 7)."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4), sharey=True, squeeze=False)
+    fig, axes = _pyplot().subplots(1, len(panels), figsize=(4 * len(panels), 3.4), sharey=True, squeeze=False)
     for ax, (label, history) in zip(axes[0], panels.items()):
         epochs = [h["epoch"] for h in history]
         for layer, values in layer_series(history, prefix).items():

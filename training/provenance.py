@@ -40,7 +40,7 @@ def record(module, argv=None):
     """The provenance entry for a run of ``python -m <module> <argv>`` (argv: sys.argv[1:] by default)."""
     argv = sys.argv[1:] if argv is None else argv
     return {"commit": commit(), "command": " ".join(["python", "-m", module, *argv]),
-            "utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+            "utc": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 def read_json(path, default=None):

@@ -25,7 +25,6 @@ exactly (no simulation, no quadrature). From it:
 """
 
 import argparse
-import json
 import math
 
 import numpy as np
@@ -54,14 +53,16 @@ def transition_matrix(alpha, sigma=SIGMA, grid=GRID, delta=DELTA):
     """T_alpha(w, y) of SR-SGD on the toy problem (rows: w, columns: y; each row sums to 1)."""
     m = (grid - alpha * _grad(grid))[:, None]
     s = alpha * sigma
-    r = lambda a: _positive_part_mean(m, s, a)  # noqa: E731
+
+    def _r(a):  # R(a) = E[(v - a)_+]
+        return _positive_part_mean(m, s, a)
+
     y = grid[None, :]
-    t = (r(y - delta) - 2 * r(y) + r(y + delta)) / delta
-    t[:, -1:] = (r(y[:, -1:] - delta) - r(y[:, -1:])) / delta
-    # lower end: E[hat] with v clipped up to x_1 = 1 - E[mass rounded above x_1] ... = [L(x_1 + D) - L(x_1)] / D,
-    # L(a) = E[(a - v)_+] = R(a) - (m - a)
+    t = (_r(y - delta) - 2 * _r(y) + _r(y + delta)) / delta
+    t[:, -1:] = (_r(y[:, -1:] - delta) - _r(y[:, -1:])) / delta
+    # lower end, by symmetry: [L(x_1 + Delta) - L(x_1)] / Delta with L(a) = E[(a - v)_+] = R(a) - (m - a)
     low = grid[0]
-    t[:, :1] = ((r(low + delta) - (m - low - delta)) - (r(low) - (m - low))) / delta
+    t[:, :1] = ((_r(low + delta) - (m - low - delta)) - (_r(low) - (m - low))) / delta
     return np.clip(t, 0.0, 1.0)
 
 
@@ -135,8 +136,9 @@ def compute(alphas=(1.0, 0.1, 0.01, 0.001), mixing_alphas=(0.1, 0.03, 0.01, 0.00
 
 def table(res, measured=None):
     """Markdown: exact stationary law per alpha beside the measured SR rows of fig2_toy.json (if given)."""
-    lines = ["| α | exact SR mean loss | exact SR in global basin (%) | measured mean loss | measured in basin (%) "
-             "| TV(π_α, π̃) |", "|---|---|---|---|---|---|"]
+    head = ("| α | exact SR mean loss | exact SR in global basin (%) | measured mean loss | measured in basin (%) "
+            "| TV(π_α, π̃) |")
+    lines = [head, "|---|---|---|---|---|---|"]
     for a, row in res["by_alpha"].items():
         m = (measured or {}).get(a, {})
         lines.append(f"| {float(a):g} | {row['mean_loss']:.4f} | {row['basin_pct']:.2f} | "
