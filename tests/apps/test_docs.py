@@ -1,4 +1,4 @@
-"""The docs run: every fenced shell command and Python snippet in README.md, docs/*.md and
+r"""The docs run: every fenced shell command and Python snippet in README.md, docs/*.md and
 android_demo/README.md is executed, one test per snippet, named `FILE:LINE` (the fence's first line).
 
 Fences: ```sh / ```bash / ```shell blocks run in bash (`set -euo pipefail`), ```python / ```py blocks in a
@@ -67,7 +67,8 @@ _BINARY_MODEL = """\
 import keras, tfquant
 model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(6, 3, name="conv1"),
                           keras.layers.BatchNormalization(name="bn1"), keras.layers.ReLU(),
-                          keras.layers.Conv2D(5, 3, name="conv2", use_bias=False), keras.layers.GlobalAveragePooling2D(),
+                          keras.layers.Conv2D(5, 3, name="conv2", use_bias=False),
+                          keras.layers.GlobalAveragePooling2D(),
                           keras.layers.Dense(10, activation="softmax", name="dense")], name="net")
 model.compile(optimizer=tfquant.BCAdam(learning_rate=1e-2), loss="sparse_categorical_crossentropy")
 model.optimizer.build(model.trainable_variables)   # rounds the conv kernels onto {-1, +1}
@@ -236,7 +237,8 @@ def test_markers_parse_and_name_known_givens():
             kind = "shell" if s.lang == "shell" else "python"
             problems += [f"{s.doc}:{s.line}: unknown given {g!r} (known: {', '.join(GIVENS[kind])})"
                          for g in s.given if g not in GIVENS[kind]]
-            if (s.skip or s.slow or s.quick or s.given or s.continues or s.expect) and s.lang not in ("shell", "python"):
+            marked = s.skip or s.slow or s.quick or s.given or s.continues or s.expect
+            if marked and s.lang not in ("shell", "python"):
                 problems.append(f"{s.doc}:{s.line}: a docs-test marker on a fence that does not run ({s.lang})")
     assert not problems, "\n".join(problems)
 
@@ -324,8 +326,8 @@ def test_snippet(chain, quick):
         pytest.fail(f"{chain[0].doc}:{chain[0].line} ran past {TIMEOUT_S} s: mark it slow or give it a quick variant")
     assert _git_status() == before, f"{chain[0].doc}:{chain[0].line} changed the checkout"
     if done.returncode:
-        pytest.fail(f"{chain[0].doc}:{chain[0].line} exited {done.returncode}\n--- stdout (end)\n{done.stdout[-3000:]}\n"
-                    f"--- stderr (end)\n{done.stderr[-5000:]}", pytrace=False)
+        pytest.fail(f"{chain[0].doc}:{chain[0].line} exited {done.returncode}\n"
+                    f"--- stdout (end)\n{done.stdout[-3000:]}\n--- stderr (end)\n{done.stderr[-5000:]}", pytrace=False)
     output = done.stdout + done.stderr
     missing = [f"{s.doc}:{s.line}: {times} x {pattern!r}" for s in chain for times, pattern in s.expect
                if len(re.findall(pattern, output)) < times]
