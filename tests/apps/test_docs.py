@@ -36,6 +36,7 @@ import os
 import pathlib
 import re
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -48,7 +49,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOCS = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md")), "android_demo/README.md"]
 SHELL = {"sh", "bash", "shell"}
 PYTHON = {"python", "py"}
-TIMEOUT_S = 900
+TIMEOUT_S = 600  # a snippet in the default run; one marked slow (or run as written) gets SLOW_TIMEOUT_S
+SLOW_TIMEOUT_S = 3 * 3600
 # What docs/DEVICES.md tells a user to copy onto a device, beside the model and the data.
 DEVICE_FILES = ["export/run_tflite.py", "tfquant/tflite/fold.py", "tfquant/tflite/flatbuffer.py"]
 LINKED = [".venv", ".venv-tflite-runtime", ".venv-larq", "android_demo/node_modules"]
@@ -168,9 +170,9 @@ def _parse_marker(text, snippet):
     snippet.errors.append(f"cannot parse marker 'docs-test: {text}' (see tests/apps/test_docs.py's docstring)")
 
 
-def fences(doc):
-    """Every fenced block of `doc` as a Snippet (with its markers), runnable or not."""
-    lines = (ROOT / doc).read_text().splitlines()
+def fences(doc, text=None):
+    """Every fenced block of `doc` (or of Markdown `text` named `doc`) as a Snippet with its markers."""
+    lines = (text if text is not None else (ROOT / doc).read_text()).splitlines()
     found, i = [], 0
     while i < len(lines):
         m = _FENCE.match(lines[i])
@@ -287,7 +289,7 @@ def _given_names(chain):
     return list(dict.fromkeys(name for s in chain for name in s.given))
 
 
-def _run(chain, quick, tmp_path):
+def _run(chain, quick, tmp_path, timeout):
     first = chain[0]
     source = _source(chain, quick)
     if first.lang == "python":
@@ -299,8 +301,7 @@ def _run(chain, quick, tmp_path):
             driver += f"exec(compile({code!r}, 'docs-test given', 'exec'), given)\n"
         driver += (f"namespace = {{'__name__': '__main__', **{{name: given[name] for name in {names!r}}}}}\n"
                    f"exec(compile({source!r}, {first.doc!r}, 'exec'), namespace)\n")
-        return subprocess.run([sys.executable, "-c", driver], cwd=work, env=_environment(ROOT), capture_output=True,
-                              text=True, timeout=TIMEOUT_S)
+        return _execute([sys.executable, "-c", driver], work, _environment(ROOT), timeout)
     repo = tmp_path / "repo"
     _copy_repository(repo)
     cwd = repo
@@ -308,8 +309,25 @@ def _run(chain, quick, tmp_path):
         cwd = GIVENS["shell"][name][1](repo, tmp_path)
     # Padded with blank lines, so $LINENO is the line in the Markdown file.
     script = f"set -euo pipefail; trap 'echo \"docs-test: failed at {first.doc}:$LINENO\" >&2' ERR{source}"
-    return subprocess.run(["bash", "-c", script], cwd=cwd, env=_environment(repo), capture_output=True, text=True,
-                          timeout=TIMEOUT_S)
+    return _execute(["bash", "-c", script], cwd, _environment(repo), timeout)
+
+
+def _execute(command, cwd, env, timeout):
+    """Run `command` in a session of its own; whatever it started in the background is ended with it."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 @pytest.mark.parametrize("chain, quick", _params())
@@ -318,12 +336,15 @@ def test_snippet(chain, quick):
     if reasons:
         pytest.skip(reasons[0])
     before = _git_status()
+    slow = any(s.slow for s in chain) or (not quick and any(s.quick for s in chain))
+    timeout = SLOW_TIMEOUT_S if slow else TIMEOUT_S
     try:
         # Not pytest's tmp_path: other pytest sessions on the machine prune its base directory.
         with tempfile.TemporaryDirectory(prefix="docs-test-") as tmp:
-            done = _run(chain, quick, pathlib.Path(tmp))
+            done = _run(chain, quick, pathlib.Path(tmp), timeout)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"{chain[0].doc}:{chain[0].line} ran past {TIMEOUT_S} s: mark it slow or give it a quick variant")
+        pytest.fail(f"{chain[0].doc}:{chain[0].line} ran past {timeout} s: mark it slow or give it a quick variant",
+                    pytrace=False)
     assert _git_status() == before, f"{chain[0].doc}:{chain[0].line} changed the checkout"
     if done.returncode:
         pytest.fail(f"{chain[0].doc}:{chain[0].line} exited {done.returncode}\n"
@@ -332,3 +353,17 @@ def test_snippet(chain, quick):
     missing = [f"{s.doc}:{s.line}: {times} x {pattern!r}" for s in chain for times, pattern in s.expect
                if len(re.findall(pattern, output)) < times]
     assert not missing, f"output lacks what the docs promise: {missing}\n--- output (end)\n{output[-4000:]}"
+
+
+def test_a_failing_snippet_is_reported_at_its_line():
+    """The harness itself: a failing Python or shell snippet fails, naming the Markdown line that failed."""
+    text = ("# t\n\n```python\nx = 1\n1 / 0\n```\n\n"
+            "<!-- docs-test: continues -->\n```python\n```\n\n```sh\ntrue\nfalse\n```\n")
+    found = fences("t.md", text)
+    assert [(s.lang, s.line, s.continues) for s in found] == [("python", 3, False), ("python", 9, True),
+                                                                ("shell", 12, False)]
+    with tempfile.TemporaryDirectory() as tmp:
+        python = _run(found[:2], False, pathlib.Path(tmp), 60)
+        shell = _run(found[2:], False, pathlib.Path(tmp), 60)
+    assert python.returncode != 0 and 'File "t.md", line 5' in python.stderr and "ZeroDivisionError" in python.stderr
+    assert shell.returncode != 0 and "docs-test: failed at t.md:14" in shell.stderr
