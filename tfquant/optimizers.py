@@ -7,14 +7,20 @@ computes from the gradient (SGD, momentum, Adam, Lion, ...):
 * SR, eq. (6): ``w <- Qs(w - alpha * step)``.
 * BC, eq. (7): a full-precision buffer ``w_r`` takes the updates and the model computes with ``Q(w_r)``:
   ``w_r <- clip(w_r - alpha * step(grad f(Q(w_r))))``, ``w <- Q(w_r)``, with ``Q = Qd`` (default) or ``Qs``.
+  The clip to the grid's domain is BinaryConnect's (Courbariaux et al. 2015) and the default;
+  ``clip_full_precision=False`` drops it, which is eq. (7) exactly as printed in the paper (``|w_r|`` can
+  then grow past ``Delta``, as the paper's Fig. 7 shows with ``|w_b - w_r| > 1``).
 
 Every other variable gets the base optimizer's plain update. The method composes with the base instead of
 being copied into it: ``quantized(keras.optimizers.Lion, "sr")`` is SR-Lion.
 
 How the base optimizer's features keep their meaning:
 
-* decoupled ``weight_decay`` shrinks BC's full-precision buffer (not the binary weights, where it would be
-  lost at the next rounding); for R and SR it shrinks the weights before they are rounded;
+* decoupled ``weight_decay`` shrinks BC's full-precision buffer, ``w_r <- w_r - alpha * wd * w_r`` (not the
+  binary weights, where it would be lost at the next rounding); for R and SR it shrinks the weights before
+  they are rounded. BC's ``full_precision_l2=c`` instead adds ``c * w_r`` to the gradient before the base
+  step (L2 on the parameter the optimizer updates, as Torch's ``optim.adam`` ``weight_decay`` does), while
+  a layer's ``kernel_regularizer=L2(c / 2)`` adds ``c * w_b``: a constant ``+-c*Delta`` on binary weights;
 * ``clipnorm``/``clipvalue``/``global_clipnorm``, learning-rate schedules, ``gradient_accumulation_steps``
   and ``LossScaleOptimizer`` act on gradients and work unchanged;
 * ``use_ema`` averages BC's full-precision buffers (R/SR: the quantized weights); when the average is
@@ -54,17 +60,33 @@ class QuantizedOptimizer:
             Layers tagged with `tfquant.quantize_weights` use their own quantizer.
         seed: int seed of the stochastic rounding noise (drawn at random when None; kept in the config).
         rounding: BC only, "deterministic" (default, ``Qd(w_r)``) or "stochastic" (``Qs(w_r)``).
+        clip_full_precision: BC only. True (default): clip ``w_r`` to the grid's domain after every update,
+            as BinaryConnect does. False: no clip, eq. (7) exactly as printed.
+        full_precision_l2: BC only, ``c >= 0``: add ``c * w_r`` to the gradient of each quantized variable
+            before the base step (Torch-style coupled weight decay on the full-precision weights).
         **kwargs: the base optimizer's arguments (learning_rate, weight_decay, clipnorm, ...).
     """
 
     method = None
 
-    def __init__(self, *args, quantizer=None, quantize="conv", seed=None, rounding=None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        quantizer=None,
+        quantize="conv",
+        seed=None,
+        rounding=None,
+        clip_full_precision=None,
+        full_precision_l2=None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.quantizer = quantizers_lib.Binary() if quantizer is None else quantizers_lib.get(quantizer)
         self.quantize = selection.check_rule(quantize)
         self.seed = _check_seed(random.SystemRandom().randrange(2**31) if seed is None else seed)
         self.rounding = _check_rounding(self.method, rounding)
+        self.clip_full_precision = _check_bc_option(self.method, "clip_full_precision", clip_full_precision, True)
+        self.full_precision_l2 = _check_bc_option(self.method, "full_precision_l2", full_precision_l2, 0.0)
         if isinstance(self.quantizer, quantizers_lib.ScaledBinary) and self.method != "bc":
             raise ValueError(
                 f"tfquant.ScaledBinary() needs BC ({METHODS[self.method]} keeps no full-precision weights "
@@ -93,7 +115,7 @@ class QuantizedOptimizer:
                 source = ops.convert_to_tensor(variable)
                 if self.method == "bc":
                     buffer = self.add_variable_from_reference(variable, name="full_precision")
-                    source = quantizer.clip(source)
+                    source = self._clip(quantizer, source)
                     buffer.assign(source)
                     buffer_index[self._var_key(buffer)] = index
                 variable.assign(self._round(quantizer, source, index, _BUILD_STEP))
@@ -150,10 +172,15 @@ class QuantizedOptimizer:
         if self.weight_decay is not None and self._use_weight_decay(self._trainable_variables[index]):
             decay = ops.cast(self.weight_decay, buffer.dtype) * ops.cast(learning_rate, buffer.dtype)
             self.assign_sub(buffer, ops.convert_to_tensor(buffer) * decay)
+        if self.full_precision_l2:
+            gradient = gradient + ops.cast(self.full_precision_l2, buffer.dtype) * ops.convert_to_tensor(buffer)
         super().update_step(gradient, buffer, learning_rate)
-        full_precision = quantizer.clip(ops.convert_to_tensor(buffer))
+        full_precision = self._clip(quantizer, ops.convert_to_tensor(buffer))
         self.assign(buffer, full_precision)
         self.assign(variable, self._round(quantizer, full_precision, index))
+
+    def _clip(self, quantizer, w):
+        return quantizer.clip(w) if self.clip_full_precision else w
 
     def _round(self, quantizer, w, index, step=None):
         if self.rounding == "deterministic":
@@ -187,7 +214,7 @@ class QuantizedOptimizer:
                 continue
             average = ops.convert_to_tensor(variable)
             if buffer is not None:
-                average = quantizer.clip(average)
+                average = self._clip(quantizer, average)
                 buffer.assign(average)
             variable.assign(quantizer.deterministic(average))
 
@@ -200,7 +227,11 @@ class QuantizedOptimizer:
             seed=self.seed,
         )
         if self.method == "bc":
-            config["rounding"] = self.rounding
+            config.update(
+                rounding=self.rounding,
+                clip_full_precision=self.clip_full_precision,
+                full_precision_l2=self.full_precision_l2,
+            )
         return config
 
     def _serialized_selection(self):
@@ -246,6 +277,23 @@ def _check_seed(seed):
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"`seed` must be an int (or None for a random one), got seed={seed!r}.")
     return seed
+
+
+def _check_bc_option(method, name, value, default):
+    if value is None:
+        return default if method == "bc" else None
+    if method != "bc":
+        raise ValueError(
+            f"{name}= is a BC option (it acts on the full-precision buffer), but this optimizer uses "
+            f"{METHODS[method]}. Use a BC optimizer such as tfquant.BCAdam, or leave {name} out."
+        )
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name} must be True or False, got {name}={value!r}.")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+        raise ValueError(f"{name} must be a finite number >= 0 (0 turns it off), got {name}={value!r}.")
+    return float(value)
 
 
 def _check_rounding(method, rounding):

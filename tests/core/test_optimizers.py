@@ -129,6 +129,31 @@ def test_r_is_eq4_and_sr_is_eq6_and_bc_is_eq7():
     np.testing.assert_allclose(value(bc), value(grid.deterministic(optimizer.full_precision(bc))), atol=1e-7)
 
 
+@pytest.mark.parametrize("clip", [True, False])
+def test_bc_clips_its_buffer_only_with_clip_full_precision(clip):
+    """True (BinaryConnect): |w_r| <= Delta always. False (eq. 7 as printed): w_r runs past Delta."""
+    w = kernel_variable([0.9, -0.9, 0.2])
+    optimizer = tfquant.BCSGD(0.5, quantizer=tfquant.Binary(1.0), clip_full_precision=clip)
+    for _ in range(3):
+        optimizer.apply([tensor([-1.0, 1.0, 0.0], w)], [w])
+    expected = np.array([0.9 + 1.5, -0.9 - 1.5, 0.2])
+    np.testing.assert_allclose(value(optimizer.full_precision(w)), np.clip(expected, -1, 1) if clip else expected,
+                               atol=1e-6)
+    np.testing.assert_array_equal(value(w), [1, -1, 1])
+    assert optimizer.get_config()["clip_full_precision"] is clip
+    assert type(optimizer).from_config(optimizer.get_config()).clip_full_precision is clip
+
+
+def test_full_precision_l2_adds_c_times_w_r_to_the_gradient():
+    """Torch's coupled weight decay on BC: grad <- grad + c * w_r, before the base step (SGD here)."""
+    w = kernel_variable([0.5, -0.25])
+    optimizer = tfquant.BCSGD(0.1, full_precision_l2=0.2)
+    optimizer.apply([tensor([1.0, 1.0], w)], [w])
+    np.testing.assert_allclose(value(optimizer.full_precision(w)),
+                               [0.5 - 0.1 * (1 + 0.2 * 0.5), -0.25 - 0.1 * (1 - 0.2 * 0.25)], atol=1e-7)
+    assert optimizer.get_config()["full_precision_l2"] == 0.2
+
+
 def test_r_stagnates_at_small_learning_rates_while_sr_and_bc_move():
     """Section 5: with a small step, R's rounding undoes every update; SR and BC keep changing weights."""
     x, y = toy_data(n=128)

@@ -79,6 +79,55 @@ def test_points_on_the_grid_are_fixed_points(quantizer):
     np.testing.assert_array_equal(np_(quantizer.deterministic(w)), w)
 
 
+EXTREME_NOISE = (0.0, 1.0 - 2.0**-24)  # the smallest and largest values counter_rng can draw
+GRIDS = [
+    tfquant.Binary(1.0), tfquant.Binary(0.3), tfquant.Binary(0.05),
+    tfquant.Uniform(0.25, bits=2), tfquant.Uniform(0.1, bits=2), tfquant.Uniform(0.05, bits=3),
+    tfquant.Uniform(0.3, bits=3), tfquant.Uniform(1.0, bits=4), tfquant.Uniform(0.07, bits=4),
+    tfquant.Uniform(0.1), tfquant.Uniform(0.25), tfquant.Uniform(1e-3),
+]
+
+
+def every_grid_point(quantizer):
+    """Each grid point, written as the deterministic rounding writes it (unbounded grids: |k| <= 4096)."""
+    if isinstance(quantizer, tfquant.Binary):
+        steps = np.array([-1.0, 1.0])
+    else:
+        levels = quantizer.levels or 4096
+        steps = np.arange(-levels, levels + 1, dtype="float64")
+    return np_(quantizer.deterministic((steps * quantizer.delta).astype("float32")))
+
+
+@pytest.mark.parametrize("quantizer", GRIDS, ids=repr)
+@pytest.mark.parametrize("u", EXTREME_NOISE, ids=["u=0", "u=1-2^-24"])
+def test_every_grid_point_stays_put_at_the_extreme_noise_values(quantizer, u):
+    """Qs(w) = w exactly for every grid point w and both extremes of u, so SR never leaves the grid (the
+    textbook floor(w/Delta + u) moved 0.25 to 0.5 on Uniform(0.25, bits=2) at u = 1 - 2**-24)."""
+    w = every_grid_point(quantizer)
+    expected = 2 if isinstance(quantizer, tfquant.Binary) else 2 * (quantizer.levels or 4096) + 1
+    assert len(np.unique(w)) == expected
+    got = np_(quantizer.stochastic(w, np.full(w.shape, u, "float32")))
+    np.testing.assert_array_equal(got, w)
+    assert np.all(np_(quantizer.on_grid(got)))
+
+
+@pytest.mark.parametrize("quantizer", GRIDS, ids=repr)
+def test_off_grid_values_go_up_at_u0_and_down_at_the_largest_u(quantizer):
+    """Between two grid points, u = 0 always rounds up and u = 1 - 2**-24 down (unless within 2**-24 of
+    the upper point); outside a bounded domain the result is the nearest end point."""
+    points = every_grid_point(quantizer)
+    lower, upper = points[:-1], points[1:]
+    middle = (lower + 0.37 * (upper - lower)).astype("float32")
+    for u, expected in zip(EXTREME_NOISE, (upper, lower)):
+        got = np_(quantizer.stochastic(middle, np.full(middle.shape, u, "float32")))
+        np.testing.assert_array_equal(got, expected)
+    if isinstance(quantizer, tfquant.Binary) or quantizer.levels is not None:
+        outside = np.array([-1.0, 1.0], "float32") * (points[-1] * 1.5 + 1.0)
+        for u in EXTREME_NOISE:
+            got = np_(quantizer.stochastic(outside, np.full(2, u, "float32")))
+            np.testing.assert_array_equal(got, [points[0], points[-1]])
+
+
 def test_scaled_binary_uses_mean_abs_per_output_channel():
     w = RNG.normal(size=(3, 3, 4, 5)).astype("float32")
     got = np_(tfquant.ScaledBinary().deterministic(w))

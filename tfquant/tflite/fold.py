@@ -18,15 +18,13 @@ constants again, bit-identical to the unpacked export's (s·(±1) = ±s exactly;
 hands its convs to XNNPACK again. It costs the unpacked filters' memory (float32 or int8 bytes): on
 a microcontroller keep the in-graph unpack instead.
 
-This module needs only numpy, flatbuffers and the TFLite schema (via flatbuffer.py). On a device,
-copy it and flatbuffer.py next to run_tflite.py and run with `--expand`.
+This module needs only numpy, flatbuffers and the TFLite schema (via flatbuffer.py): the runner
+(`tfquant-run`) uses it on devices, where it is the default for packed files on LiteRT.
 """
 import numpy as np
 
-try:
-    from . import flatbuffer as fb
-except ImportError:  # copied onto a device next to run_tflite.py, outside the tfquant package
-    import flatbuffer as fb
+from . import flatbuffer as fb
+from . import integrity
 
 FOLDABLE = ("CAST", "ADD", "MUL", "GATHER", "RESHAPE", "SLICE")
 
@@ -101,8 +99,9 @@ def expand(model_bytes):
     """A packed TFLite file (bytes) -> the same model with its filters as constants again (bytes).
 
     A file without unpack chains comes back unchanged in meaning (ops whose inputs are all constant
-    are folded all the same)."""
+    are folded all the same); a file stamped at export gets the checksum of its new weights."""
     model = fb.read(model_bytes)
     fold_constants(model)
     fb.prune(model)
+    integrity.update_checksum(model)
     return fb.write(model)

@@ -133,14 +133,14 @@ def pack(model_bytes):
     chains, records = {}, []
     for position, op, record in list(filters(model)):
         target = int(op.inputs[1])
-        tensor, axis = packer.sub.tensors[target], FILTER_AXIS[record["op"]]
-        kind, parameter, record["reason"] = _plan(model, tensor, axis)
+        tensor, axis = packer.sub.tensors[target], FILTER_AXIS[record.op]
+        kind, parameter, record.reason = _plan(model, tensor, axis)
         if kind is not None:
             w = fb.constant(model, tensor)
             chains[position] = (_float_chain(packer, w, axis, parameter, target) if kind == "float"
                                 else _int8_chain(packer, w, parameter, target))
             fb.make_computed(model, tensor)
-            record.update(packed=True, stored_as="1-bit", bytes=(w.size + 7) // 8)
+            record.mark_packed("1-bit", (w.size + 7) // 8)
         records.append(record)
     packer.sub.operators = [new for i, op in enumerate(packer.sub.operators) for new in chains.get(i, []) + [op]]
     _compact(model)
