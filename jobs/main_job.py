@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from android_demo import build_demo
 from benchmarks.results_page import RESULTS, replace_section
-from export import build_demo
 from tfquant import data as datasets
 from tfquant import tflite
 from tfquant.cli import common, train

@@ -11,6 +11,7 @@ all together: a failed export leaves existing files as they were. Exit status (`
 """
 
 import argparse
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -50,6 +51,9 @@ def build_parser():
     p.add_argument("--strict", action="store_true", help="fail if a conv filter cannot take the compact form")
     p.add_argument("--c-array", type=common.output_file, default=None,
                    help="also write the model as a C array for TFLite Micro: this .cc and the .h beside it")
+    p.add_argument("--c-name", default="g_model",
+                   help="name of the C array in --c-array, also the prefix of its arena size, op resolver type and "
+                        "op-registration function in the .h (default g_model)")
     p.add_argument("--tflm-arena", action="store_true",
                    help="find TFLite Micro's minimum arena (printed, and written into the C array's .h)")
     return common.add_common_arguments(p)
@@ -66,6 +70,8 @@ def outputs(args):
         if args.c_array.suffix != ".cc":
             raise common.BadInput(f"--c-array {args.c_array}: give a .cc file name (the .h is written beside it)")
         written += [args.c_array, common.output_file(str(args.c_array.with_suffix(".h")))]
+    if not re.fullmatch(r"[A-Za-z_]\w*", args.c_name):
+        raise common.BadInput(f"--c-name {args.c_name!r} is not a C identifier: use letters, digits and _ (e.g. g_model)")
     inputs = {args.model.resolve(): "the model"}
     inputs.update({path.resolve(): option for path, option in ((args.calibration, "--calibration"),
                                                                (args.samples, "--samples")) if path})
@@ -147,7 +153,7 @@ def _main(args):
                 warnings.simplefilter("always", tflite.ExportWarning)
                 report = tflite.export(model, staged[0], format=args.format, calibration=calibration,
                                        strict=args.strict, tflm_arena=args.tflm_arena, c_array_path=c_array,
-                                       samples=samples, normalization=normalization(args))
+                                       samples=samples, normalization=normalization(args), c_name=args.c_name)
         except tflite.VerificationError as error:
             print(json.dumps(error.figures, indent=2), file=sys.stderr)
             raise common.CheckFailed(f"{error} (nothing was written)") from None
