@@ -1,0 +1,61 @@
+"""Training past one process: JAX multi-process data parallelism (jax.distributed + gloo CPU collectives +
+keras.distribution.DataParallel), two local processes standing in for two hosts.
+
+For SR and BC: the two processes' replicas come out bit-identical, equal to a one-process run with the same
+global batch, and a run resumed from the file process 0 saved after epoch 1 ends bit-identical to the
+uninterrupted run. Slow (each launch imports TensorFlow and JAX): in CI's slow run, not the default one."""
+
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "tests" / "core" / "multiprocess_check.py"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed"),
+]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def launch(processes, method, out, mode):
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
+    env.pop("XLA_FLAGS", None)  # one CPU device per process
+    port = str(free_port())
+    runs = [subprocess.Popen([sys.executable, str(SCRIPT), str(i), str(processes), port, method, str(out), mode],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for i in range(processes)]
+    for run in runs:
+        output, _ = run.communicate(timeout=900)
+        assert run.returncode == 0, output[-4000:]
+    return [dict(np.load(out / f"{mode}-{processes}p-{i}.npz")) for i in range(processes)]
+
+
+@pytest.mark.parametrize("method", ["sr", "bc"])
+def test_two_processes_agree_match_one_process_and_resume_exactly(method, tmp_path):
+    first, second = launch(2, method, tmp_path, "train")
+    (single,) = launch(1, method, tmp_path, "train")
+    resumed = launch(2, method, tmp_path, "resume")[0]
+    weights = [k for k in first if "/" in k and ":" not in k]
+    quantized = [k for k in weights if bool(first.get("quantized:" + k, False))]
+    assert len(quantized) == 2 and int(first["devices"]) == 2
+    for key in weights:
+        np.testing.assert_array_equal(second[key], first[key], err_msg=f"replicas differ: {key}")
+        np.testing.assert_array_equal(resumed[key], first[key], err_msg=f"resume differs: {key}")
+    for key in quantized:
+        assert first["on_grid:" + key].all(), key
+        np.testing.assert_array_equal(first[key], single[key], err_msg=f"2 processes vs 1: {key}")
+    for key in set(weights) - set(quantized):
+        np.testing.assert_allclose(first[key], single[key], rtol=0, atol=1e-5, err_msg=key)
