@@ -46,6 +46,11 @@ def model_and_data():
     return model, tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
 
 
+def key(variable):
+    """'conv1/kernel' whether the model was built here ('sequential/conv1/kernel') or loaded from a file."""
+    return "/".join(variable.path.split("/")[-2:])
+
+
 def local(variable):
     return np.asarray(variable.value.addressable_shards[0].data)
 
@@ -65,10 +70,10 @@ def main():
         model = keras.models.load_model(os.path.join(OUT, "epoch1-2p.keras"))
         model.fit(data, epochs=1, verbose=0)
     optimizer = model.optimizer
-    values = {v.path: local(v) for v in model.variables}
-    values.update({"quantized:" + v.path: np.array(optimizer.quantizer_for(v) is not None)
+    values = {key(v): local(v) for v in model.variables}
+    values.update({"quantized:" + key(v): np.array(optimizer.quantizer_for(v) is not None)
                    for v in model.trainable_variables})
-    values.update({"on_grid:" + v.path: np.asarray(optimizer.quantizer_for(v).on_grid(local(v)))
+    values.update({"on_grid:" + key(v): np.asarray(optimizer.quantizer_for(v).on_grid(local(v)))
                    for v in model.trainable_variables if optimizer.quantizer_for(v) is not None})
     values["devices"] = np.array(len(jax.devices()))
     np.savez(os.path.join(OUT, f"{MODE}-{PROCESSES}p-{PROCESS}.npz"), **values)

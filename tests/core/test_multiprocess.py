@@ -1,9 +1,13 @@
-"""Training past one process: JAX multi-process data parallelism (jax.distributed + gloo CPU collectives +
-keras.distribution.DataParallel), two local processes standing in for two hosts.
+"""Training past one process, two local processes standing in for two hosts:
 
-For SR and BC: the two processes' replicas come out bit-identical, equal to a one-process run with the same
-global batch, and a run resumed from the file process 0 saved after epoch 1 ends bit-identical to the
-uninterrupted run. Slow (each launch imports TensorFlow and JAX): in CI's slow run, not the default one."""
+* JAX multi-process data parallelism (jax.distributed + gloo CPU collectives + keras.distribution.DataParallel,
+  `fit` on a tf.data.Dataset): for SR and BC the two processes' replicas come out bit-identical, equal to a
+  one-process run with the same global batch, and a run resumed from the file process 0 saved after epoch 1
+  ends bit-identical to the uninterrupted run;
+* TensorFlow MultiWorkerMirroredStrategy with a custom training loop (its `fit` fails upstream,
+  keras-team/keras#20585): the two workers' weights come out bit-identical and on the grid.
+
+Slow (each launch imports TensorFlow and JAX): in CI's slow run, not the default one."""
 
 import importlib.util
 import os
@@ -17,6 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "core" / "multiprocess_check.py"
+MWMS_SCRIPT = ROOT / "tests" / "core" / "multiworker_check.py"
 
 pytestmark = [
     pytest.mark.slow,
@@ -30,16 +35,20 @@ def free_port():
         return s.getsockname()[1]
 
 
-def launch(processes, method, out, mode):
-    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
+def run_together(commands, backend):
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
     env.pop("XLA_FLAGS", None)  # one CPU device per process
-    port = str(free_port())
-    runs = [subprocess.Popen([sys.executable, str(SCRIPT), str(i), str(processes), port, method, str(out), mode],
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            for i in range(processes)]
+    runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for command in commands]
     for run in runs:
         output, _ = run.communicate(timeout=900)
         assert run.returncode == 0, output[-4000:]
+
+
+def launch(processes, method, out, mode):
+    port = str(free_port())
+    run_together([[sys.executable, str(SCRIPT), str(i), str(processes), port, method, str(out), mode]
+                  for i in range(processes)], "jax")
     return [dict(np.load(out / f"{mode}-{processes}p-{i}.npz")) for i in range(processes)]
 
 
@@ -59,3 +68,15 @@ def test_two_processes_agree_match_one_process_and_resume_exactly(method, tmp_pa
         np.testing.assert_array_equal(first[key], single[key], err_msg=f"2 processes vs 1: {key}")
     for key in set(weights) - set(quantized):
         np.testing.assert_allclose(first[key], single[key], rtol=0, atol=1e-5, err_msg=key)
+
+
+def test_multiworker_mirrored_strategy_custom_loop(tmp_path):
+    ports = f"{free_port()},{free_port()}"
+    run_together([[sys.executable, str(MWMS_SCRIPT), str(i), ports, "sr", str(tmp_path)] for i in range(2)],
+                 "tensorflow")
+    first, second = (dict(np.load(tmp_path / f"mwms-{i}.npz")) for i in range(2))
+    assert int(first["iterations"]) == 8
+    for key in first:
+        np.testing.assert_array_equal(second[key], first[key], err_msg=key)
+    on_grid = [k for k in first if k.startswith("on_grid:")]
+    assert len(on_grid) == 2 and all(first[k].all() for k in on_grid)
