@@ -86,14 +86,14 @@ def train_both(args):
     return runs
 
 
-def export_all(model_path, calibration, out):
+def export_all(model_path, calibration, out, normalization):
     import keras
 
     model = keras.models.load_model(model_path, compile=False)
     reports = {}
     for fmt in FORMATS:
         path = out / f"{fmt}.tflite"
-        reports[fmt] = tflite.export(model, path, format=fmt, calibration=calibration)
+        reports[fmt] = tflite.export(model, path, format=fmt, calibration=calibration, normalization=normalization)
         print(f"exported {fmt}: {path.stat().st_size} bytes, verified")
     return reports
 
@@ -109,7 +109,7 @@ def _main(args):
     normalized = ((x_train[:256, ..., None].astype("float32") / 255.0) - mean) / std
     export_dir = args.out / "export"
     export_dir.mkdir(parents=True, exist_ok=True)
-    reports = export_all(runs["bc"][1], normalized, export_dir)
+    reports = export_all(runs["bc"][1], normalized, export_dir, (mean, std))  # recorded in each file for the runner
 
     x_eval, y_eval = x_test[: args.test_images], y_test[: args.test_images]
     float_bytes = reports["float32"]["file_bytes"]
