@@ -8,8 +8,8 @@ not depend on the values). Calibration and verification inputs: 64 standard-norm
 cannot be downloaded here). Each file is verified by `tfquant.tflite.export`. Latency: median of
 `--repeats` invokes after 5 warm-ups, LiteRT, 1 thread, XNNPACK on and off, all formats of a model
 measured in the same process, round-robin. TFLM arena: minimum found by bisection (int8 formats).
-Rows "expanded at load": the packed files after `tfquant.tflite.expand` (what `tfquant-run` does by default off TFLite Micro
-runs): same file on disk, filters folded back into constants in memory; the expansion time is the
+Rows "expanded at load": the packed files after `tfquant.tflite.expand` (what `tfquant-run` does by default
+off TFLite Micro): same file on disk, filters folded back into constants in memory; the expansion time is the
 median of 5 runs and the outputs are compared with the unpacked format's on LiteRT.
 `--write` puts the table into docs/RESULTS.md, section "Export: size and latency".
 """
