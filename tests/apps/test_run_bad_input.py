@@ -7,7 +7,7 @@ import zlib
 import numpy as np
 import pytest
 
-from export.build_demo import DEMO_DIR
+from android_demo.build_demo import DEMO_DIR
 from tfquant.cli import run as runner
 
 MODEL = DEMO_DIR / "models" / "int8.tflite"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from export import run_tflite
-from export.build_demo import DEMO_DIR, read_gallery, write_png
+from android_demo.build_demo import DEMO_DIR, read_gallery, write_png
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = DEMO_DIR / "models"
