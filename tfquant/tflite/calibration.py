@@ -10,8 +10,8 @@ one is refused before any conversion:
   then agreed with Keras on 64% of ordinary inputs).
 
 `held_out(samples)` draws inputs that match the calibration's statistics feature by feature,
-x_f = mean_f + std_f·z (z ~ N(0, 1), seeded), so verification also runs on inputs the converter did
-not calibrate on.
+x_f = clip(mean_f + std_f·z, min_f, max_f) (z ~ N(0, 1), seeded), so verification also runs on inputs
+the converter did not calibrate on.
 """
 import numpy as np
 
@@ -77,7 +77,10 @@ def validate(calibration, shape):
 
 
 def held_out(samples, count=HELD_OUT_SAMPLES, seed=0):
-    """`count` inputs drawn to match `samples` feature by feature: mean_f + std_f·z, z ~ N(0, 1)."""
+    """`count` inputs drawn to match `samples` feature by feature: mean_f + std_f·z, z ~ N(0, 1),
+    clipped to the feature's calibrated range [min_f, max_f] (real inputs do not leave the range that
+    much; a Gaussian's tails would only measure int8 saturation)."""
     samples = np.asarray(samples, np.float64)
     z = np.random.default_rng(seed).standard_normal((count,) + samples.shape[1:])
-    return (samples.mean(axis=0) + samples.std(axis=0) * z).astype(np.float32)
+    drawn = samples.mean(axis=0) + samples.std(axis=0) * z
+    return np.clip(drawn, samples.min(axis=0), samples.max(axis=0)).astype(np.float32)
