@@ -11,6 +11,8 @@
 import json
 import re
 
+from tfquant import files
+
 from . import flatbuffer as fb
 
 
@@ -57,8 +59,8 @@ def build(fmt, model_bytes, float32_bytes, records, descriptions, verification):
 
 
 def to_json(report, path):
-    with open(path, "w") as f:
-        json.dump(report, f, indent=2)
+    """Write `report` as JSON to `path`, atomically (`tfquant.files`)."""
+    files.write_text(path, json.dumps(report, indent=2))
 
 
 def to_text(report):
