@@ -29,8 +29,10 @@ test: setup
 test-slow: setup
 	$(PY) -m pytest -q -m slow
 
+# The main job writes into runs/main only; `python -m jobs.main_job --publish` also updates the demo's
+# models and docs/RESULTS.md.
 main: setup
-	$(PY) -m training.main_job
+	$(PY) -m jobs.main_job
 
 bench: setup
 	$(PY) -m benchmarks.optimizer_overhead --write

@@ -41,8 +41,8 @@ def latencies_ms(paths, x, repeats):
     runs = {}
     for path in paths:
         for xnnpack in (True, False):
-            interp = interpreters.litert(path, xnnpack=xnnpack, num_threads=1)
-            interp.set_tensor(interp.get_input_details()[0]["index"], x[:1])
+            interp = interpreters.open_session(path, "litert" if xnnpack else "litert-noxnnpack")
+            interp.set_input(x[:1])
             for _ in range(5):
                 interp.invoke()
             runs[path, xnnpack] = (interp, [])

@@ -1,4 +1,4 @@
-"""Run export/run_tflite.py on an emulated ARM64 CPU, inside the root that export/arm64_root.sh builds.
+"""Run the runner (tfquant-run) on an emulated ARM64 CPU, inside the root that export/arm64_root.sh builds.
 
     sudo python -m export.arm64_run litert MODEL.tflite DATA.npz [runner options, e.g. --mean 0.286 --std 0.353]
     sudo python -m export.arm64_run tflite-runtime MODEL.tflite DATA.npz
@@ -9,9 +9,10 @@ Each interpreter runs on the core it is meant for (override with --cpu):
     tflite-runtime  tflite-runtime 2.14 + numpy<2  qemu-aarch64-static -cpu cortex-a72  (Raspberry Pi 4)
 
 (LiteRT's int8 kernels die with SIGILL on cortex-a72: they assume the dot-product instructions of
-ARMv8.2.) The model, the data and the runner are copied into ROOT/tmp/tfquant-run, the runner is
-executed by the root's own arm64 python3 under ``chroot ROOT qemu-aarch64-static -cpu CPU``, and its
-``--json`` result comes back. Emulated latencies say nothing about a real device's speed.
+ARMv8.2.) The model, the data and tfquant's Python files (the runner needs only its device core: numpy,
+flatbuffers and the interpreter; no TensorFlow or Keras) are copied into ROOT/tmp/tfquant-run, the
+runner is executed as ``python3 -m tfquant.cli.run`` by the root's own arm64 python3 under
+``chroot ROOT qemu-aarch64-static -cpu CPU``, and its ``--json`` result comes back. Emulated latencies say nothing about a real device's speed.
 """
 import argparse
 import json
@@ -23,10 +24,11 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+PACKAGE = HERE.parent / "tfquant"
 DEFAULT_ROOT = Path(os.environ.get("TFQUANT_ARM64_ROOT", Path.home() / ".cache/tfquant/arm64-root"))
 ENVIRONMENTS = {  # name: (site dir inside the root, runner's --interpreter, QEMU cpu)
     "litert": ("/opt/litert", "litert", "cortex-a76"),
-    "tflite-runtime": ("/opt/tflite-runtime", "tflite_runtime", "cortex-a72"),
+    "tflite-runtime": ("/opt/tflite-runtime", "tflite-runtime", "cortex-a72"),
 }
 
 
@@ -53,13 +55,14 @@ def run_emulated(model, data, environment="litert", root=DEFAULT_ROOT, cpu=None,
     work = root / "tmp/tfquant-run"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    for source, name in ((HERE / "run_tflite.py", "run_tflite.py"), (model, "model.tflite"), (data, "data.npz")):
+    for source, name in ((model, "model.tflite"), (data, "data.npz")):
         shutil.copyfile(source, work / name)
+    shutil.copytree(PACKAGE, work / "tfquant", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     chroot = shutil.which("chroot") or "/usr/sbin/chroot"
     command = [chroot, str(root), "/usr/bin/qemu-aarch64-static", "-cpu", cpu or default_cpu, "/usr/bin/python3",
-               "/tmp/tfquant-run/run_tflite.py", "/tmp/tfquant-run/model.tflite", "/tmp/tfquant-run/data.npz",
+               "-m", "tfquant.cli.run", "/tmp/tfquant-run/model.tflite", "/tmp/tfquant-run/data.npz",
                "--interpreter", interpreter, "--json", "/tmp/tfquant-run/out.json", *runner_args]
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": site, "LANG": "C.UTF-8", "HOME": "/tmp"}
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{site}:/tmp/tfquant-run", "LANG": "C.UTF-8", "HOME": "/tmp"}
     start = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start

@@ -1,13 +1,9 @@
 """Shared helpers for the test suite. The backend is whatever KERAS_BACKEND says (TensorFlow by default);
 tests/core/test_backends.py reruns the backend-neutral modules under JAX (and PyTorch when installed)."""
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import keras
+import numpy as np
+import pytest
 
 BACKEND = keras.backend.backend()
 

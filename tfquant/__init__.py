@@ -1,27 +1,74 @@
 """tfquant: train Keras 3 networks with binary or low-bit weights by R, SR and BC (Li et al., NeurIPS 2017).
 
     model.compile(optimizer=tfquant.BCAdam(learning_rate=1e-2), loss=..., metrics=[...])
+
+The Keras parts load with the package when Keras is already imported (``import keras, tfquant``), else
+as soon as Keras is imported or a Keras name of tfquant is first used (``tfquant.BCAdam``), so that the
+TensorFlow-free parts (``tfquant.tflite``'s device core, ``tfquant-run``, every tool's ``--help``) work on
+machines without Keras or TensorFlow, and ``import tfquant; import keras; keras.models.load_model(...)``
+still finds tfquant's classes. ``tfquant.register()`` loads them explicitly.
 """
 
-from tfquant import callbacks, initializers, layers, quantizers, selection
-from tfquant.selection import quantize_weights
-from tfquant.optimizers import (
-    BCSGD,
-    RSGD,
-    SRSGD,
-    BCAdam,
-    QuantizedOptimizer,
-    RAdam,
-    SRAdam,
-    quantized,
-)
-from tfquant.quantizers import Binary, ScaledBinary, Uniform
-from tfquant.summary import summary
+import importlib
+import importlib.abc
+import importlib.util
+import sys
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "BCAdam", "SRAdam", "RAdam", "BCSGD", "SRSGD", "RSGD", "QuantizedOptimizer", "quantized",
-    "Binary", "Uniform", "ScaledBinary", "quantize_weights", "summary",
-    "callbacks", "initializers", "layers", "quantizers", "selection",
-]
+# public name -> the module that defines it (the Keras parts, loaded together by `register`)
+_KERAS_NAMES = {
+    **dict.fromkeys(["BCAdam", "SRAdam", "RAdam", "BCSGD", "SRSGD", "RSGD", "QuantizedOptimizer", "quantized"],
+                    "tfquant.optimizers"),
+    **dict.fromkeys(["Binary", "Uniform", "ScaledBinary"], "tfquant.quantizers"),
+    "quantize_weights": "tfquant.selection",
+    "summary": "tfquant.summary",
+}
+_KERAS_MODULES = ("callbacks", "initializers", "layers", "quantizers", "selection")
+
+__all__ = [*_KERAS_NAMES, *_KERAS_MODULES]
+
+
+def register():
+    """Import tfquant's Keras parts, which registers its optimizers, quantizers and initializers with Keras."""
+    for module in sorted(set(_KERAS_NAMES.values())) + [f"tfquant.{m}" for m in _KERAS_MODULES]:
+        importlib.import_module(module)
+
+
+def __getattr__(name):
+    if name in _KERAS_NAMES:
+        register()
+        return getattr(importlib.import_module(_KERAS_NAMES[name]), name)
+    if name in _KERAS_MODULES:
+        register()
+        return importlib.import_module(f"tfquant.{name}")
+    raise AttributeError(f"module 'tfquant' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+class _RegisterAfterKeras(importlib.abc.MetaPathFinder):
+    """Registers tfquant's Keras classes right after `keras` is imported (when tfquant was imported first)."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != "keras":
+            return None
+        sys.meta_path.remove(self)  # find the real keras, once
+        spec = importlib.util.find_spec("keras")
+        if spec is not None and spec.loader is not None:
+            load = spec.loader.exec_module
+
+            def exec_module(module):
+                load(module)
+                register()
+
+            spec.loader.exec_module = exec_module
+        return spec
+
+
+if "keras" in sys.modules:
+    register()
+else:
+    sys.meta_path.insert(0, _RegisterAfterKeras())

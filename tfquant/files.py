@@ -8,6 +8,7 @@ exception while writing leaves the old file as it was.
 
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -24,7 +25,7 @@ def check_writable(path):
     path = Path(path)
     if path.is_dir():
         raise UnwritableOutput(f"{path} is a directory (give a file name inside it)")
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = path.parent
     if not folder.is_dir():
         raise UnwritableOutput(f"the folder {folder} does not exist (create it first: mkdir -p {folder})")
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -32,6 +33,16 @@ def check_writable(path):
     if path.exists() and not os.access(path, os.W_OK):
         raise UnwritableOutput(f"{path} exists and is read-only (remove it or choose another output path)")
     return path
+
+
+def _give_mode(temporary, path):
+    """Give `temporary` the permissions of the file it replaces, or those a new file gets (0o666 less umask)."""
+    if path.exists():
+        os.chmod(temporary, path.stat().st_mode & 0o777)
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
 
 
 @contextlib.contextmanager
@@ -44,18 +55,13 @@ def atomic_write(path, mode="wb", **open_kwargs):
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_write writes whole files: mode must be 'w' or 'wb', got {mode!r}")
     path = Path(path)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode, **open_kwargs) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        if path.exists():
-            os.chmod(temporary, path.stat().st_mode & 0o777)
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(temporary, 0o666 & ~umask)
+        _give_mode(temporary, path)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -82,12 +88,43 @@ def replace_with(path, write):
     The temporary name keeps `path`'s suffix, since such writers choose the format by it.
     """
     path = Path(path)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent if str(path.parent) else ".")
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
         write(temporary)
+        _give_mode(temporary, path)
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+@contextlib.contextmanager
+def staged(*paths):
+    """Write several outputs as one unit: ``with staged(a, b) as (ta, tb):`` write `ta`, `tb`; on success both
+    replace `a`, `b`; on any failure none of them is touched.
+
+    Each temporary path lives in a hidden folder beside its destination and keeps the destination's name,
+    so writers that derive other names from it (a C array's ``#include "model.h"``) see the final names.
+    The last step moves each file into place with `os.replace` (atomic per file).
+    """
+    paths = [Path(p) for p in paths]
+    if len({p.resolve() for p in paths}) != len(paths):
+        raise ValueError(f"staged() got the same output twice: {[str(p) for p in paths]}")
+    folders = {}
+    try:
+        for path in paths:
+            if path.parent not in folders:
+                folders[path.parent] = Path(tempfile.mkdtemp(prefix=".tfquant-staging-", dir=path.parent))
+        temporaries = [folders[p.parent] / p.name for p in paths]
+        yield temporaries
+        missing = [str(t) for t in temporaries if not t.is_file()]
+        if missing:
+            raise FileNotFoundError(f"staged outputs were not written: {', '.join(missing)}")
+        for path, temporary in zip(paths, temporaries):
+            _give_mode(temporary, path)
+            os.replace(temporary, path)
+    finally:
+        for folder in folders.values():
+            shutil.rmtree(folder, ignore_errors=True)

@@ -1,52 +1,5 @@
-"""Plots of training histories (``history.json`` lists of per-epoch dicts), in the style of the paper's figures."""
+"""The training plots now live in the package (`tfquant.cli.plots`); this name is kept for the experiments."""
 
-import matplotlib
+from tfquant.cli.plots import errors, layer_series, per_layer
 
-matplotlib.use("Agg")
-
-
-def _pyplot():
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path):
-    plt = _pyplot()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def errors(curves, path, title="Error per epoch"):
-    """Train (solid) and test (dashed) error per epoch; ``curves`` maps a label to a history list."""
-    fig, ax = _pyplot().subplots(figsize=(6, 4))
-    for i, (label, history) in enumerate(curves.items()):
-        epochs = [h["epoch"] for h in history]
-        color = f"C{i}"
-        ax.plot(epochs, [h["train_error"] for h in history], color=color, label=f"{label} (train)")
-        ax.plot(epochs, [h["test_error"] for h in history], "--", color=color, label=f"{label} (test)")
-    ax.set(xlabel="epoch", ylabel="error (%)", title=title)
-    ax.legend(fontsize=7, ncol=2)
-    _save(fig, path)
-
-
-def layer_series(history, prefix):
-    """{layer key: [value per epoch]} for every log key ``prefix/<layer key>`` in ``history``."""
-    keys = sorted({k for h in history for k in h if k.startswith(prefix + "/")})
-    return {k[len(prefix) + 1:]: [h.get(k, float("nan")) for h in history] for k in keys}
-
-
-def per_layer(panels, prefix, path, ylabel, title=""):
-    """One panel per (label, history) in ``panels`` showing every layer's ``prefix/<layer>`` curve (Figs 4, 5, 7)."""
-    fig, axes = _pyplot().subplots(1, len(panels), figsize=(4 * len(panels), 3.4), sharey=True, squeeze=False)
-    for ax, (label, history) in zip(axes[0], panels.items()):
-        epochs = [h["epoch"] for h in history]
-        for layer, values in layer_series(history, prefix).items():
-            ax.plot(epochs, values, label=layer.removesuffix(".kernel"))
-        ax.set(xlabel="epoch", title=label)
-    axes[0][0].set_ylabel(ylabel)
-    axes[0][-1].legend(fontsize=7)
-    if title:
-        fig.suptitle(title)
-    _save(fig, path)
+__all__ = ["errors", "layer_series", "per_layer"]

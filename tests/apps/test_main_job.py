@@ -1,14 +1,20 @@
 """The main job end to end in its quick mode: train, export four formats (each verified), run them with the
-on-device runner, bundle the demo; the full-size job is `make main`."""
+on-device runner, bundle the demo; the full-size job is `make main`. Without --publish it writes nothing
+outside its --out folder."""
 
 import json
 
-from training import main_job
+from jobs import main_job
+
+
+def _tracked_outputs():
+    return {path: path.read_bytes() for path in [main_job.ROOT / "docs" / "RESULTS.md",
+                                                  *sorted(main_job.PUBLISHED_DEMO.glob("*"))] if path.is_file()}
 
 
 def test_quick_main_job_holds_together(tmp_path):
-    results_before = (main_job.ROOT / "docs" / "RESULTS.md").read_text()
-    main_job.main(["--quick", "--out", str(tmp_path / "main"), "--demo-dir", str(tmp_path / "demo")])
+    before = _tracked_outputs()
+    assert main_job.main(["--quick", "--out", str(tmp_path / "main")]) == 0
 
     out = tmp_path / "main-quick"
     summary = json.loads((out / "main_job.json").read_text())
@@ -24,6 +30,12 @@ def test_quick_main_job_holds_together(tmp_path):
                 (name, accuracy, keras_bc)
             assert latency > 0
 
-    manifest = json.loads((tmp_path / "demo" / "models.json").read_text())
+    manifest = json.loads((out / "demo" / "models.json").read_text())
     assert {m["name"] for m in manifest["models"]} == set(main_job.DEMO_FORMATS)
-    assert (main_job.ROOT / "docs" / "RESULTS.md").read_text() == results_before
+    assert _tracked_outputs() == before  # docs/RESULTS.md and the shipped demo models untouched
+
+
+def test_a_quick_run_is_not_published(tmp_path, capsys):
+    assert main_job.main(["--quick", "--publish", "--out", str(tmp_path / "main")]) == 2
+    assert "not published" in capsys.readouterr().err
+    assert not (tmp_path / "main-quick").exists()

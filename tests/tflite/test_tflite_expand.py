@@ -1,10 +1,5 @@
 """tfquant.tflite.expand: folding packed files back into standard ones, filters bit-identical to the
-unpacked export's, and the fold module working alone (numpy + flatbuffers + LiteRT's schema)."""
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
+unpacked export's (the fold module without TensorFlow: tests/tflite/test_device_core.py)."""
 import numpy as np
 import pytest
 
@@ -14,7 +9,6 @@ from tfquant.tflite import convert, interpreters, pack
 from tfquant.tflite import flatbuffer as fb
 from tfquant.tflite.filters import filters
 
-ROOT = Path(__file__).resolve().parents[2]
 UNPACK_OPS = {"CAST", "ADD", "GATHER", "RESHAPE", "SLICE", "MUL"}
 
 
@@ -35,7 +29,7 @@ def _filters(model_bytes):
     for _, op, record in filters(model):
         tensor = model.subgraphs[0].tensors[op.inputs[1]]
         q = tensor.quantization
-        out.append((record["op"], fb.constant(model, tensor), None if q is None or q.scale is None else list(q.scale)))
+        out.append((record.op, fb.constant(model, tensor), None if q is None or q.scale is None else list(q.scale)))
     return out
 
 
@@ -67,7 +61,7 @@ def test_expanded_runs_like_the_unpacked_file_on_xnnpack(base, packed, files):
                                       interpreters.run(models[base], x, interpreter))
 
     def partitions(model_bytes):
-        return [d["op_name"] for d in interpreters.litert(model_bytes)._get_ops_details()].count("DELEGATE")
+        return [d["op_name"] for d in interpreters.open_session(model_bytes).interpreter._get_ops_details()].count("DELEGATE")
     assert partitions(expanded) == partitions(models[base]) < partitions(models[packed])
 
 
@@ -76,19 +70,3 @@ def test_file_without_unpacking_keeps_its_graph(files):
     expanded = tflite.expand(models["int8"])
     assert _ops(expanded) == _ops(models["int8"])
     np.testing.assert_array_equal(interpreters.run(expanded, x, "litert"), interpreters.run(models["int8"], x, "litert"))
-
-
-def test_fold_alone_without_tensorflow(files, tmp_path):
-    """fold.py + flatbuffer.py copied alone, TensorFlow blocked: LiteRT's schema is used and the result
-    is the same file tfquant's expand writes."""
-    models, _ = files
-    for name in ("fold.py", "flatbuffer.py"):
-        shutil.copy(ROOT / "tfquant" / "tflite" / name, tmp_path / name)
-    (tmp_path / "packed.tflite").write_bytes(models["packed-int8"])
-    code = ("import sys; sys.modules['tensorflow'] = None; import fold, flatbuffer; "
-            "open('expanded.tflite', 'wb').write(fold.expand(open('packed.tflite', 'rb').read())); "
-            "print(flatbuffer.schema.__name__, sorted({m.split('.')[0] for m, v in sys.modules.items() if v} & {'tensorflow', 'keras', 'tfquant'}))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["ai_edge_litert.schema_py_generated", "[]"]
-    assert (tmp_path / "expanded.tflite").read_bytes() == tflite.expand(models["packed-int8"])

@@ -4,7 +4,8 @@ Exit status, the same for every tool:
 
     0  done
     1  the result failed its own check (e.g. an export whose outputs differ from Keras); nothing was written
-    2  bad input or usage (a missing file, a bad value, a model that cannot be exported); nothing was written
+    2  bad input or usage (a missing file, a bad value, a model that cannot be exported), or a file that
+       cannot be read or written (full disk, permissions); nothing was written
     3  an internal error (a bug in tfquant): rerun with --debug for the traceback and report it
     130 interrupted (Ctrl-C)
 
@@ -55,6 +56,11 @@ def positive_int(text):
 def non_negative_int(text):
     """An integer >= 0."""
     return _number(int, text, 0, inclusive=True)
+
+
+def finite_float(text):
+    """Any finite number."""
+    return _number(float, text, float("-inf"), inclusive=False)
 
 
 def positive_float(text):
@@ -151,6 +157,11 @@ def run(main, parser, argv=None):
     except CheckFailed as caught:
         _report(caught, debug)
         return EXIT_CHECK_FAILED
+    except OSError as caught:  # a full disk, a file-size limit, permissions changed while running
+        where = f"{caught.filename}: " if caught.filename else ""
+        _report(f"cannot read or write {where}{caught.strerror or caught} (check free space and permissions; "
+                "files already there were left as they were)", debug)
+        return EXIT_BAD_INPUT
     except Exception as caught:  # noqa: BLE001 - the one place where any failure becomes a one-line error
         first = str(caught).strip().splitlines()[0] if str(caught).strip() else ""
         _report(f"internal error {type(caught).__name__}: {first} (rerun with --debug for the traceback, "

@@ -1,10 +1,10 @@
-"""Export Keras models with binary or low-bit conv kernels to verified TFLite files.
+"""Export Keras models with binary or low-bit conv kernels to verified TFLite files, and run them.
 
     import tfquant.tflite
-    report = tfquant.tflite.export(model, "model.tflite", format="packed")
+    report = tfquant.tflite.export(model, "model.tflite", format="packed", normalization=(0.286, 0.353))
     print(tfquant.tflite.report_text(report))
 
-Formats:
+Formats (`formats.py` holds the table):
 - "float32": the converter's float model;
 - "int8": full-integer int8 (weights and activations; float input/output), needs `calibration`;
 - "int4": "int8" with conv/depthwise filters on a grid of at most 15 levels per channel (binary,
@@ -12,100 +12,41 @@ Formats:
 - "packed": float activations, binary (±s per channel) filters at 1 bit per weight, builtin ops only;
 - "packed-int8": "int8" with binary filters at 1 bit per weight; runs on TensorFlow Lite Micro.
 Filters that cannot take the compact form stay in the base format (float32 or int8) and the report
-says why; `strict=True` makes a conv filter left that way an error. Every file is verified on
-LiteRT against the Keras model before it is written (`verify.py` gives the limits).
+says why; `strict=True` makes a conv-like filter left that way an error. Every file carries a checksum
+of its weights and its input normalisation (`integrity.py`) and is verified on LiteRT against the
+Keras model before it is written (`verify.py` gives the limits).
 
-`expand(model_bytes)` folds a packed file's unpacking back into constant filters when it is loaded
-(`fold.py`): the file stays 1-bit on disk, the in-memory model runs on XNNPACK like `float32`/`int8`.
+The device core needs numpy, flatbuffers and an interpreter, never TensorFlow: `flatbuffer` (read and
+write files), `fold` (`expand(model_bytes)` folds a packed file's unpacking back into constant filters at
+load), `integrity` (check a file before running it) and `interpreters` (LiteRT, tflite-runtime, TFLite
+Micro, tf.lite behind one API). Importing this package imports none of them: each loads on first use,
+and TensorFlow only when `export` converts.
 """
-import pathlib
+import importlib
 
-import numpy as np
-
-from . import binary_kernels, c_array, convert, hazards, int4, interpreters, pack, report, verify
 from .errors import ExportError, VerificationError
-from .filters import CONV_OPS, filters
-from .flatbuffer import read
-from .fold import expand
+from .formats import INT8_FORMATS, NAMES as FORMATS
 
-FORMATS = ("float32", "int8", "int4", "packed", "packed-int8")
-INT8_FORMATS = ("int8", "int4", "packed-int8")
-VERIFY_SAMPLES = 64
-report_text = report.to_text
+_SUBMODULES = ("arrays", "binary_kernels", "c_array", "calibration", "convert", "exporter", "filters", "flatbuffer",
+               "fold", "formats", "hazards", "int4", "integrity", "interpreters", "pack", "report", "verify")
+_ATTRIBUTES = {"export": "exporter", "ExportWarning": "exporter", "expand": "fold", "report_text": "report",
+               "validate_calibration": "calibration", "load_calibration": "calibration",
+               "DamagedModel": "integrity", "check_file": "integrity"}
+_RENAMED = {"report_text": "to_text", "validate_calibration": "validate", "load_calibration": "load",
+            "check_file": "check"}
 
-__all__ = ["export", "expand", "FORMATS", "ExportError", "VerificationError", "report_text", "interpreters"]
-
-
-def _check_request(model, fmt):
-    if fmt in ("int2", "ternary", "2-bit"):
-        raise ExportError(f"format {fmt!r} is refused: CONV_2D rejects INT2 filters and the 2-bit path gave "
-                          "garbage on TFLite Micro; ternary and 2-bit kernels fit format 'int4'")
-    if fmt not in FORMATS:
-        raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    import keras
-    if not isinstance(model, keras.Model):
-        raise ExportError(f"expected a keras.Model, got {type(model).__name__}")
-    for weight in model.weights:
-        if not np.all(np.isfinite(np.asarray(weight))):
-            raise ExportError(f"weight {weight.path!r} holds NaN or infinity: the model is corrupted "
-                              "(retrain, or reload it from a good checkpoint)")
+__all__ = ["export", "expand", "FORMATS", "INT8_FORMATS", "ExportError", "VerificationError", "ExportWarning",
+           "report_text", "validate_calibration", "load_calibration", "DamagedModel", "check_file", *_SUBMODULES]
 
 
-def _verification_inputs(model, calibration, samples):
-    if samples is not None:
-        return convert.calibration_samples(model, samples)
-    if calibration is not None:
-        return convert.calibration_samples(model, calibration)[:VERIFY_SAMPLES]
-    shape = convert.input_shape(model)
-    return np.random.default_rng(0).standard_normal((8,) + shape).astype(np.float32)
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _ATTRIBUTES:
+        module = importlib.import_module(f"{__name__}.{_ATTRIBUTES[name]}")
+        return getattr(module, _RENAMED.get(name, name))
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _base_records(model_bytes, fmt):
-    records = [r for _, _, r in filters(read(model_bytes))]
-    for r in records:
-        r["reason"] = f"format {fmt} keeps filters as {r['stored_as']}"
-    return records
-
-
-def export(model, path=None, format="packed", calibration=None, strict=False, samples=None,
-           tflm_arena=False, c_array_path=None):
-    """Convert, rewrite, check and verify `model`; write `path` (and a C array) only when verified.
-
-    calibration: inputs of shape (N, ...) for the int8 formats' activation ranges (and verification);
-    samples: inputs to verify on (default: up to 64 calibration inputs, else 8 standard-normal ones);
-    tflm_arena: also find TFLite Micro's minimum arena (int8 formats);
-    c_array_path: also write the file as a C array (`.cc` + `.h`) for TFLM firmware.
-    Returns the report dict (see `report.py`); raises ExportError or VerificationError.
-    """
-    fmt = format
-    _check_request(model, fmt)
-    int8 = fmt in INT8_FORMATS
-    float32 = convert.to_tflite(model)
-    base = convert.to_tflite(model, int8=True, calibration=calibration) if int8 else float32
-    if fmt in ("packed", "packed-int8"):
-        out, records = pack.pack(base)
-    elif fmt == "int4":
-        out, records = int4.to_int4(base)
-    else:
-        out, records = base, _base_records(base, fmt)
-    hazards.check(out)
-    descriptions = binary_kernels.describe_model(model)
-    if strict and fmt in ("packed", "packed-int8", "int4"):
-        left = [r for r in records if r["op"] in CONV_OPS and not r["packed"]]
-        if left:
-            raise ExportError(f"strict: {len(left)} conv filter(s) not packed for format {fmt}: "
-                              + "; ".join(f"{r['tensor']} ({r['reason']})" for r in left))
-    inputs = _verification_inputs(model, calibration, samples)
-    unpacked = base if fmt in ("packed", "packed-int8") else None
-    figures = verify.verify(model, out, inputs, int8, unpacked)
-    result = report.build(fmt, out, len(float32), records, descriptions, figures)
-    if tflm_arena:
-        result["tflm_arena_bytes"] = interpreters.tflm_min_arena(out, inputs[0])
-    if path is not None:
-        pathlib.Path(path).write_bytes(out)
-        result["path"] = str(path)
-    if c_array_path is not None:
-        result["c_array"] = [str(p) for p in c_array.write(out, c_array_path,
-                                                            arena_size=result.get("tflm_arena_bytes"))]
-    return result
-
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

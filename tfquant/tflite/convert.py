@@ -9,8 +9,6 @@ Full-integer int8 uses per-channel int8 filters (symmetric: a `±s_c` binary cha
 import contextlib
 import io
 
-import numpy as np
-
 from .errors import ExportError
 from .interpreters import silenced
 
@@ -40,11 +38,12 @@ def _fixed_batch(model):
 
 
 def to_tflite(model, int8=False, calibration=None):
-    """Convert `model` to TFLite bytes; `int8=True` needs `calibration` inputs of shape (N, ...)."""
+    """Convert `model` to TFLite bytes; `int8=True` needs `calibration`, float32 inputs of shape (N, ...)
+    already checked by `calibration.validate`."""
     import tensorflow as tf
     converter = tf.lite.TFLiteConverter.from_keras_model(_fixed_batch(model))
     if int8:
-        samples = calibration_samples(model, calibration)
+        samples = calibration
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([s[None]] for s in samples)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -55,21 +54,6 @@ def to_tflite(model, int8=False, calibration=None):
         except Exception as error:  # the converter's errors are long MLIR dumps: keep the first line
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise ExportError(f"the TFLite converter failed: {first}") from error
-
-
-def calibration_samples(model, calibration):
-    """Calibration inputs as float32 of shape (N, *input shape); clear errors for missing/bad ones."""
-    shape = input_shape(model)
-    if calibration is None:
-        raise ExportError("int8 formats need calibration inputs: pass calibration= (or --calibration "
-                          f"INPUTS.npy), an array of shape (N, {', '.join(map(str, shape))}) of real inputs")
-    samples = np.asarray(calibration, dtype=np.float32)
-    if samples.shape[1:] != shape or samples.shape[0] < 1:
-        raise ExportError(f"calibration inputs have shape {samples.shape}; expected (N, "
-                          f"{', '.join(map(str, shape))}) with N >= 1")
-    if not np.all(np.isfinite(samples)):
-        raise ExportError("calibration inputs contain NaN or infinity")
-    return samples
 
 
 @contextlib.contextmanager

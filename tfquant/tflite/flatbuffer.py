@@ -1,26 +1,44 @@
-"""Read, edit and write TFLite flatbuffers as mutable object trees.
+"""Read, edit and write TFLite flatbuffers as mutable object trees: every module of tfquant that reads a
+.tflite file goes through this one.
 
-Uses the generated TFLite schema with the `flatbuffers` package: TensorFlow's
-(`tensorflow.lite.python.schema_py_generated`) when TensorFlow is installed, else the copy that
-ai-edge-litert ships (`ai_edge_litert.schema_py_generated`). This module needs nothing else (no
-TensorFlow, keras or the rest of tfquant), so that it can be copied onto a device beside `fold.py`.
+Uses the generated TFLite schema (`schema_py_generated`) with the `flatbuffers` package. TensorFlow is not
+needed: the schema is taken from the first of `SCHEMA_SOURCES` installed, LiteRT's and TFLite Micro's
+wheels (each ships one) before TensorFlow's. This module needs numpy, flatbuffers and one of those
+(no keras, nothing else of tfquant), so the device core (`fold.py`, `integrity.py`, `interpreters.py`)
+and the runner `tfquant-run` run on a device that has only an interpreter.
 Buffers are written 16-byte aligned, as the converter writes them, so that firmware reading the file
 in place (TFLite Micro) never sees a misaligned int32 bias.
 """
+import importlib
 import importlib.util
 
 import flatbuffers
 import numpy as np
 
-if importlib.util.find_spec("tensorflow") is not None:
-    from tensorflow.lite.python import schema_py_generated as schema
-else:  # a device with LiteRT only
-    try:
-        from ai_edge_litert import schema_py_generated as schema
-    except ImportError as e:
-        raise ImportError("reading TFLite files needs the TFLite schema: `pip install ai-edge-litert flatbuffers` "
-                          "(ai-edge-litert ships it) or install tensorflow") from e
+# Where the generated TFLite schema can be found, in order of preference (pip package: module).
+SCHEMA_SOURCES = {
+    "ai-edge-litert": "ai_edge_litert.schema_py_generated",
+    "tflite-micro": "tflite_micro.tensorflow.lite.micro.python.schema_py_generated",
+    "tensorflow": "tensorflow.lite.python.schema_py_generated",
+}
 
+
+def _installed(module):
+    try:
+        return importlib.util.find_spec(module.split(".")[0]) is not None
+    except (ImportError, ValueError):  # blocked, or a package whose __spec__ is None
+        return False
+
+
+def _load_schema():
+    for module in SCHEMA_SOURCES.values():
+        if _installed(module):
+            return importlib.import_module(module)
+    raise ImportError("reading TFLite files needs the TFLite schema, which ships with the interpreters: "
+                      "`pip install flatbuffers ai-edge-litert` (or tflite-micro, or tensorflow)")
+
+
+schema = _load_schema()
 OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
 TYPE_NAMES = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
 NUMPY_TYPES = {

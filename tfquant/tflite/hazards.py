@@ -4,13 +4,11 @@
   point -6, which TFLite Micro ran and answered with garbage.
 - INT4 filters read with float activations: NaNs or a segfault on tflite-runtime 2.14.
 """
-from tensorflow.lite.python import schema_py_generated as schema
-
 from . import flatbuffer as fb
 from .errors import ExportError
 from .filters import FILTER_AXIS
 
-TT = schema.TensorType
+TT = fb.schema.TensorType
 
 
 def check(model_bytes):
@@ -18,14 +16,15 @@ def check(model_bytes):
     model = fb.read(model_bytes)
     for sub in model.subgraphs:
         for tensor in sub.tensors:
-            if tensor.type == TT.INT2:
+            if tensor.type == getattr(TT, "INT2", -1):
                 raise ExportError(f"tensor {fb.tensor_name(tensor)!r} is INT2: interpreters reject or "
                                   "misrun 2-bit filters; export ternary/2-bit kernels with format 'int4'")
         for op in sub.operators:
             op_name = fb.op_name(model, op)
             if op_name not in FILTER_AXIS or len(op.inputs) < 2:
                 continue
-            data, weights = sub.tensors[op.inputs[0 if op_name != "TRANSPOSE_CONV" else 2]], sub.tensors[op.inputs[1]]
+            data = sub.tensors[op.inputs[2 if "TRANSPOSE" in op_name else 0]]  # transposed convs: (shape, filter, data)
+            weights = sub.tensors[op.inputs[1]]
             if weights.type == TT.INT4 and data.type == TT.FLOAT32:
                 raise ExportError(f"{op_name} reads INT4 filter {fb.tensor_name(weights)!r} with float "
                                   "activations (NaN or crash on tflite-runtime); use full-integer 'int4'")

@@ -8,7 +8,6 @@ The int32 bias is quantized with scale `s_in·s_filter`, so it is rescaled with 
 are rewritten: an INT4 filter with float activations gave NaNs or crashes on tflite-runtime 2.14.
 """
 import numpy as np
-from tensorflow.lite.python import schema_py_generated as schema
 
 from . import flatbuffer as fb
 from .binary_kernels import int8_grid
@@ -16,7 +15,7 @@ from .filters import FILTER_AXIS, filters
 
 # Ops that ran with INT4 filters and int8 activations on every interpreter we test (see tests).
 INT4_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")
-TT = schema.TensorType
+TT = fb.schema.TensorType
 
 
 def pack_nibbles(j):
@@ -34,7 +33,7 @@ def _rescale_bias(model, sub, op, ratio):
     bias = sub.tensors[op.inputs[2]]
     value = fb.constant(model, bias)
     if len(fb.consumers(sub, op.inputs[2])) > 1:   # shared bias: give this op its own copy
-        quantization = schema.QuantizationParametersT()
+        quantization = fb.schema.QuantizationParametersT()
         quantization.scale = np.asarray(bias.quantization.scale, np.float32)
         quantization.zeroPoint = np.asarray(bias.quantization.zeroPoint, np.int64)
         op.inputs[2] = fb.add_tensor(model, sub, fb.tensor_name(bias) + "/int4", bias.shape, TT.INT32,
@@ -68,20 +67,20 @@ def to_int4(model_bytes):
     records = []
     for _, op, record in list(filters(model)):
         records.append(record)
-        if record["op"] not in INT4_OPS:
-            record["reason"] = f"{record['op']} is kept int8 (INT4 filters are only written for {', '.join(INT4_OPS)})"
+        if record.op not in INT4_OPS:
+            record.reason = f"{record.op} is kept int8 (INT4 filters are only written for {', '.join(INT4_OPS)})"
             continue
         tensor = sub.tensors[op.inputs[1]]
-        j, m, record["reason"] = _plan(model, tensor, FILTER_AXIS[record["op"]])
+        j, m, record.reason = _plan(model, tensor, FILTER_AXIS[record.op])
         if j is None:
             continue
         if len(fb.consumers(sub, op.inputs[1])) > 1:
-            record["reason"] = "filter shared by several ops"
+            record.reason = "filter shared by several ops"
             continue
         ratio = 127.0 / m
         tensor.quantization.scale = (np.asarray(tensor.quantization.scale, np.float64) * ratio).astype(np.float32)
         _rescale_bias(model, sub, op, ratio)
         fb.set_constant(model, tensor, pack_nibbles(j))
         tensor.type = TT.INT4
-        record.update(packed=True, stored_as="int4", bytes=(j.size + 1) // 2, levels=int(m.max()))
+        record.mark_packed("int4", (j.size + 1) // 2, levels=int(m.max()))
     return fb.write(model), records

@@ -1,19 +1,29 @@
-"""Run a .tflite model on a named interpreter and return its outputs.
+"""The one interpreter layer: open a .tflite model on a named interpreter, feed it, read it back.
 
+    session = open_session(model, "litert")        # model: bytes or a path
+    session.set_input(x); session.invoke(); y = session.get_output()
     run(model, inputs, interpreter="litert")  ->  outputs, shape (N, ...), one invoke per sample
 
-Interpreters:
+Needs numpy and the interpreter alone (no TensorFlow, no flatbuffers), so the library's verification,
+the benchmarks and the on-device runner (`tfquant-run`) share it. Interpreters, one name each
+(`ALIASES` accepts the other spellings: `tflite_runtime`, `ai-edge-litert`, `tflite-micro`, ...):
+
 - "litert": LiteRT (`ai_edge_litert`) with its default XNNPACK delegate;
 - "litert-noxnnpack": LiteRT's builtin kernels only;
-- "tf.lite": `tf.lite.Interpreter` (deprecated by TensorFlow; used while it exists);
-- "tflm": TensorFlow Lite Micro through the `tflite-micro` package, with an arena of `arena_size`
-  bytes (default: the minimum found by `tflm_min_arena`);
-- "tflite-runtime": `tflite-runtime` 2.14, which needs numpy<2 and so runs in its own virtual
-  environment, in a subprocess. Its Python is `$TFQUANT_TFLITE_RUNTIME_PYTHON`, else
-  `.venv-tflite-runtime/bin/python` under the current directory.
-Models here have a batch of 1; inputs are fed one sample at a time.
+- "tflite-runtime": `tflite-runtime` 2.14. It fails under numpy 2, so where it does not import (this
+  project's own environment), `run` runs it in its own virtual environment, in a subprocess: its Python
+  is `$TFQUANT_TFLITE_RUNTIME_PYTHON`, else `.venv-tflite-runtime/bin/python` under the current directory
+  (`python -m export._tflite_runtime_venv` makes it);
+- "tflm": TensorFlow Lite Micro through the `tflite-micro` package, in an arena of `arena_size` bytes.
+  TFLM can crash (SIGSEGV) instead of failing when the arena is too small, so every arena is first
+  tried in a forked child (`tflm_runs`): a too-small arena is a `ArenaTooSmall` error, never a crash;
+- "tf.lite": `tf.lite.Interpreter` (deprecated by TensorFlow; used while it exists).
+Models here have a batch of 1; inputs are fed one sample at a time. A tensor's details are dicts with
+`shape`, `dtype` and `quantization` = (scale, zero point) or None.
 """
 import contextlib
+import faulthandler
+import importlib
 import os
 import pathlib
 import subprocess
@@ -22,15 +32,40 @@ import tempfile
 
 import numpy as np
 
-from ._invoke import invoke_each
-
 INTERPRETERS = ("litert", "litert-noxnnpack", "tflite-runtime", "tflm", "tf.lite")
+ALIASES = {
+    "ai-edge-litert": "litert", "ai_edge_litert": "litert", "lite-rt": "litert",
+    "litert_noxnnpack": "litert-noxnnpack", "litert-builtin": "litert-noxnnpack",
+    "tflite_runtime": "tflite-runtime", "tflite-rt": "tflite-runtime",
+    "tflite-micro": "tflm", "tflite_micro": "tflm", "micro": "tflm",
+    "tf-lite": "tf.lite", "tf_lite": "tf.lite", "tensorflow": "tf.lite",
+}
+# interpreter -> the module that provides it
+MODULES = {"litert": "ai_edge_litert.interpreter", "litert-noxnnpack": "ai_edge_litert.interpreter",
+           "tflite-runtime": "tflite_runtime.interpreter", "tflm": "tflite_micro.python.tflite_micro.runtime",
+           "tf.lite": "tensorflow"}
+INSTALL = {"litert": "pip install ai-edge-litert", "litert-noxnnpack": "pip install ai-edge-litert",
+           "tflite-runtime": "pip install tflite-runtime 'numpy<2'", "tflm": "pip install tflite-micro",
+           "tf.lite": "pip install tensorflow-cpu"}
 TFLITE_RUNTIME_VENV = ".venv-tflite-runtime"
-_WORKER = pathlib.Path(__file__).with_name("_tflite_runtime_worker.py")
+DEFAULT_ARENA = 2 << 20
 
 
 class InterpreterUnavailable(RuntimeError):
     """The named interpreter is not installed here; the message says how to get it."""
+
+
+class ArenaTooSmall(RuntimeError):
+    """TensorFlow Lite Micro cannot run the model in the arena given; the message gives the size tried."""
+
+
+def canonical(name):
+    """The one name of interpreter `name` (any accepted spelling); ValueError for an unknown one."""
+    key = str(name).strip().lower()
+    key = ALIASES.get(key, key)
+    if key not in INTERPRETERS:
+        raise ValueError(f"unknown interpreter {name!r}; choose one of {', '.join(INTERPRETERS)}")
+    return key
 
 
 def model_bytes(model):
@@ -38,22 +73,25 @@ def model_bytes(model):
     return bytes(model) if isinstance(model, (bytes, bytearray)) else pathlib.Path(model).read_bytes()
 
 
-def litert(model, xnnpack=True, num_threads=1):
-    """An allocated LiteRT interpreter for `model` (bytes or path)."""
-    from ai_edge_litert import interpreter as lite
-    resolver = (lite.OpResolverType.AUTO if xnnpack
-                else lite.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    interp = lite.Interpreter(model_content=model_bytes(model), num_threads=num_threads,
-                              experimental_op_resolver_type=resolver)
-    interp.allocate_tensors()
-    return interp
+def load_module(name):
+    """The Python module behind interpreter `name`; InterpreterUnavailable (with the fix) when it does not import."""
+    name = canonical(name)
+    try:
+        module = importlib.import_module(MODULES[name])
+    except ImportError as error:  # tflite-runtime under numpy 2 raises ImportError too
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InterpreterUnavailable(f"{name} does not import here ({first}); install it: `{INSTALL[name]}`"
+                                     ) from error
+    return module.lite if name == "tf.lite" else module
 
 
-def _tf_lite(model, num_threads=1):
-    import tensorflow as tf
-    interp = tf.lite.Interpreter(model_content=model_bytes(model), num_threads=num_threads)
-    interp.allocate_tensors()
-    return interp
+def available(name):
+    """True when interpreter `name` imports in this process."""
+    try:
+        load_module(name)
+    except InterpreterUnavailable:
+        return False
+    return True
 
 
 @contextlib.contextmanager
@@ -70,30 +108,132 @@ def silenced():
             [os.close(fd) for fd in saved]
 
 
-def _tflm(model, arena_size):
-    from tflite_micro.python.tflite_micro import runtime
-    return runtime.Interpreter.from_bytes(model_bytes(model), arena_size=int(arena_size))
+def _details(details):
+    """Interpreter tensor details -> {shape, dtype, quantization (scale, zero point) or None}."""
+    params = details.get("quantization_parameters") or {}
+    scales, zeros = params.get("scales", ()), params.get("zero_points", ())
+    quantization = (float(scales[0]), int(zeros[0])) if len(scales) else None
+    return {"shape": tuple(int(d) for d in details["shape"]), "dtype": np.dtype(details["dtype"]),
+            "quantization": quantization}
+
+
+class Session:
+    """An allocated interpreter with one input and one output (batch 1): `set_input`, `invoke`, `get_output`."""
+
+    name = None
+
+    def run(self, inputs):
+        """Stack the output over the samples of `inputs` (N, ...), each fed with a batch of 1."""
+        outputs = []
+        for sample in inputs:
+            self.set_input(np.asarray(sample, dtype=self.input["dtype"])[None])
+            self.invoke()
+            outputs.append(np.array(self.get_output())[0])
+        return np.stack(outputs)
+
+
+class _TFLiteAPI(Session):
+    """LiteRT, tflite-runtime and tf.lite share the tf.lite.Interpreter API."""
+
+    def __init__(self, name, module, model, num_threads, resolver=None):
+        self.name = name
+        options = {} if resolver is None else {"experimental_op_resolver_type": resolver}
+        self.interpreter = module.Interpreter(model_content=model_bytes(model), num_threads=num_threads, **options)
+        raw = self.interpreter.get_input_details()[0]
+        if list(raw["shape"][:1]) != [1]:  # dynamic or larger batch: run one sample at a time
+            self.interpreter.resize_tensor_input(raw["index"], [1, *raw["shape"][1:]])
+        self.interpreter.allocate_tensors()
+        self._in = self.interpreter.get_input_details()[0]["index"]
+        self._out = self.interpreter.get_output_details()[0]["index"]
+        self.input = _details(self.interpreter.get_input_details()[0])
+        self.output = _details(self.interpreter.get_output_details()[0])
+
+    def set_input(self, x):
+        self.interpreter.set_tensor(self._in, x)
+
+    def invoke(self):
+        self.interpreter.invoke()
+
+    def get_output(self):
+        return self.interpreter.get_tensor(self._out)
+
+
+class _Micro(Session):
+    """TensorFlow Lite Micro: a fixed arena, no resizing."""
+
+    name = "tflm"
+
+    def __init__(self, module, model, arena_size):
+        with silenced():
+            self.interpreter = module.Interpreter.from_bytes(model_bytes(model), arena_size=int(arena_size))
+        self.input = _details(self.interpreter.get_input_details(0))
+        self.output = _details(self.interpreter.get_output_details(0))
+
+    def set_input(self, x):
+        self.interpreter.set_input(x, 0)
+
+    def invoke(self):
+        self.interpreter.invoke()
+
+    def get_output(self):
+        return self.interpreter.get_output(0)
+
+
+def open_session(model, interpreter="litert", num_threads=1, arena_size=None):
+    """An allocated `Session` for `model` (bytes or path) on `interpreter`, in this process.
+
+    tflm: the arena (`arena_size` bytes, default 2 MiB) is tried in a forked child first, and a size
+    TFLM cannot run in raises ArenaTooSmall (with the minimum, found by bisection) instead of crashing.
+    """
+    name = canonical(interpreter)
+    module = load_module(name)
+    model = model_bytes(model)
+    if name == "tflm":
+        arena_size = int(arena_size or DEFAULT_ARENA)
+        probe = _tflm_probe_input(module, model)
+        if not tflm_runs(model, arena_size, probe):
+            minimum = tflm_min_arena(model, probe)
+            raise ArenaTooSmall(f"TensorFlow Lite Micro cannot run this model in a {arena_size:,}-byte arena; "
+                                f"it needs at least {minimum:,} bytes ({-(-minimum // 1024)} KiB)")
+        return _Micro(module, model, arena_size)
+    if name in ("litert", "litert-noxnnpack"):
+        resolver = (module.OpResolverType.AUTO if name == "litert"
+                    else module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        return _TFLiteAPI(name, module, model, num_threads, resolver)
+    return _TFLiteAPI(name, module, model, num_threads)
+
+
+# ------------------------------------------------------------------------------------ TFLite Micro arenas
+
+def _tflm_probe_input(module, model):
+    """A zero input of the model's input type and shape, to probe arenas with."""
+    with silenced():
+        details = _details(module.Interpreter.from_bytes(model, arena_size=64 << 20).get_input_details(0))
+    return np.zeros(details["shape"], details["dtype"])[0]
 
 
 def _tflm_outputs(model, arena_size, sample):
-    interp = _tflm(model, arena_size)
-    interp.set_input(sample[None], 0)
-    interp.invoke()
-    return np.array(interp.get_output(0))
+    session = _Micro(load_module("tflm"), model, arena_size)
+    session.set_input(sample[None])
+    session.invoke()
+    return np.array(session.get_output())
 
 
-def tflm_runs(model, arena_size, sample, expected):
-    """True when TFLM runs `model` in an arena of `arena_size` bytes and reproduces `expected`.
+def tflm_runs(model, arena_size, sample, expected=None):
+    """True when TFLM runs `model` in an arena of `arena_size` bytes (and reproduces `expected`, if given).
 
     The probe runs in a forked child: near its minimum arena TFLM sometimes crashes (an unsigned
     underflow in its tail allocator, then SIGSEGV) instead of reporting the failure.
     """
+    sys.stdout.flush(), sys.stderr.flush()
     pid = os.fork()
-    if pid == 0:  # child: silence TFLM's allocation messages, report by exit status only
+    if pid == 0:  # child: silence TFLM's allocation messages (and a crash's trace), report by exit status only
+        faulthandler.disable()
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, 1), os.dup2(null, 2)
         try:
-            os._exit(0 if np.array_equal(_tflm_outputs(model, arena_size, sample), expected) else 1)
+            outputs = _tflm_outputs(model, arena_size, sample)
+            os._exit(0 if expected is None or np.array_equal(outputs, expected) else 1)
         except BaseException:
             os._exit(1)
     return os.waitpid(pid, 0)[1] == 0
@@ -107,7 +247,7 @@ def tflm_min_arena(model, sample, upper=64 << 20):
         with silenced():
             expected = _tflm_outputs(model, upper, sample)
     except RuntimeError as error:
-        raise RuntimeError(f"TFLite Micro cannot run this model even with a {upper >> 20} MiB arena "
+        raise RuntimeError(f"TensorFlow Lite Micro cannot run this model even with a {upper >> 20} MiB arena "
                            f"({error}); see the compatibility table in docs/EXPORT.md") from error
     low, high = 0, upper
     while high - low > 16:
@@ -116,18 +256,7 @@ def tflm_min_arena(model, sample, upper=64 << 20):
     return high
 
 
-def _run_tflm(model, inputs, arena_size=None):
-    model = model_bytes(model)
-    arena_size = arena_size or tflm_min_arena(model, inputs[0])
-    with silenced():
-        interp = _tflm(model, arena_size)
-    outputs = []
-    for sample in inputs:
-        interp.set_input(sample[None], 0)
-        interp.invoke()
-        outputs.append(np.array(interp.get_output(0))[0])
-    return np.stack(outputs)
-
+# ------------------------------------------------------------------------- tflite-runtime in its own venv
 
 def tflite_runtime_python():
     """Path of the tflite-runtime venv's Python, or None when that venv does not exist."""
@@ -136,18 +265,21 @@ def tflite_runtime_python():
     return path if path.exists() else None
 
 
-def _run_tflite_runtime(model, inputs, num_threads=1):
+def _run_in_tflite_runtime_venv(model, inputs, num_threads=1):
+    """`run(model, inputs, "tflite-runtime")` in the venv's Python (this module, run as a script there)."""
     python = tflite_runtime_python()
     if python is None:
         raise InterpreterUnavailable(
-            f"tflite-runtime needs its own numpy<2 venv ({TFLITE_RUNTIME_VENV}); create it with "
-            "`python -m export._tflite_runtime_venv` or set TFQUANT_TFLITE_RUNTIME_PYTHON")
+            f"tflite-runtime does not import here (it needs numpy<2) and there is no {TFLITE_RUNTIME_VENV} "
+            "venv; create it with `python -m export._tflite_runtime_venv` or set TFQUANT_TFLITE_RUNTIME_PYTHON")
+    package_root = pathlib.Path(__file__).resolve().parents[2]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
         (tmp / "model.tflite").write_bytes(model_bytes(model))
         np.save(tmp / "inputs.npy", inputs)
-        done = subprocess.run([str(python), str(_WORKER), str(tmp / "model.tflite"), str(tmp / "inputs.npy"),
-                               str(tmp / "outputs.npy"), str(num_threads)], capture_output=True, text=True)
+        done = subprocess.run([str(python), "-m", "tfquant.tflite.interpreters", str(tmp / "model.tflite"),
+                               str(tmp / "inputs.npy"), str(tmp / "outputs.npy"), str(num_threads)],
+                              capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(package_root)})
         if done.returncode != 0:
             lines = (done.stderr.strip() or f"exit code {done.returncode}").splitlines()
             raise RuntimeError(f"tflite-runtime failed: {lines[-1]}")
@@ -155,16 +287,22 @@ def _run_tflite_runtime(model, inputs, num_threads=1):
 
 
 def run(model, inputs, interpreter="litert", num_threads=1, arena_size=None):
-    """Outputs of `model` (bytes or .tflite path) on `interpreter` for float `inputs` of shape (N, ...)."""
+    """Outputs of `model` (bytes or .tflite path) on `interpreter` for float `inputs` of shape (N, ...).
+
+    tflm: `arena_size` bytes, default the minimum `tflm_min_arena` finds."""
+    name = canonical(interpreter)
     inputs = np.asarray(inputs, dtype=np.float32)
-    if interpreter == "litert":
-        return invoke_each(litert(model, True, num_threads), inputs)
-    if interpreter == "litert-noxnnpack":
-        return invoke_each(litert(model, False, num_threads), inputs)
-    if interpreter == "tf.lite":
-        return invoke_each(_tf_lite(model, num_threads), inputs)
-    if interpreter == "tflm":
-        return _run_tflm(model, inputs, arena_size)
-    if interpreter == "tflite-runtime":
-        return _run_tflite_runtime(model, inputs, num_threads)
-    raise ValueError(f"unknown interpreter {interpreter!r}; choose one of {', '.join(INTERPRETERS)}")
+    if name == "tflite-runtime" and not available(name):
+        return _run_in_tflite_runtime_venv(model, inputs, num_threads)
+    if name == "tflm" and arena_size is None:
+        arena_size = tflm_min_arena(model, inputs[0])
+    return open_session(model, name, num_threads, arena_size).run(inputs)
+
+
+def _worker(model_path, inputs_path, outputs_path, num_threads):
+    """The tflite-runtime venv's side of `run`: numpy<2 and tflite-runtime, nothing else."""
+    np.save(outputs_path, open_session(model_path, "tflite-runtime", int(num_threads)).run(np.load(inputs_path)))
+
+
+if __name__ == "__main__":
+    _worker(*sys.argv[1:])

@@ -16,7 +16,7 @@ from . import flatbuffer as fb
 
 def _keras_layer(record, names):
     """The Keras layer whose name (or name_N, as the converter's scopes spell it) is a path segment."""
-    segments = re.split(r"[/;]", record["tensor"]) + re.split(r"[/;]", record["output"])
+    segments = re.split(r"[/;]", record.tensor) + re.split(r"[/;]", record.output)
     for segment in segments:
         for name in names:
             if segment == name or re.fullmatch(re.escape(name) + r"_\d+", segment):
@@ -28,9 +28,9 @@ def build(fmt, model_bytes, float32_bytes, records, descriptions, verification):
     """The report dict of an exported file."""
     model = fb.read(model_bytes)
     constants = sum(len(b.data) for b in model.buffers if b.data is not None)
-    packed = [r for r in records if r["packed"]]
-    packed_bytes = sum(r["bytes"] for r in packed)
-    packed_weights = sum(r["weights"] for r in packed)
+    packed = [r for r in records if r.packed]
+    packed_bytes = sum(r.bytes for r in packed)
+    packed_weights = sum(r.weights for r in packed)
     table = sum(fb.buffer_bytes(model, t) for t in model.subgraphs[0].tensors   # the 256x8 sign tables
                 if list(t.shape) == [256, 8] and fb.buffer_bytes(model, t) == 2048) if packed else 0
     scale_bytes = 4 if fmt == "packed" else 12
@@ -38,8 +38,8 @@ def build(fmt, model_bytes, float32_bytes, records, descriptions, verification):
     layers = []
     for r in records:
         layer = _keras_layer(r, names)
-        layers.append({"layer": layer or r["tensor"], "keras_kernel": descriptions.get(layer),
-                       **{k: r[k] for k in ("op", "shape", "weights", "stored_as", "bytes", "packed", "reason")}})
+        layers.append({"layer": layer or r.tensor, "keras_kernel": descriptions.get(layer),
+                       **{k: getattr(r, k) for k in ("op", "shape", "weights", "stored_as", "bytes", "packed", "reason")}})
     report = {
         "format": fmt, "file_bytes": len(model_bytes), "float32_bytes": float32_bytes,
         "ratio_to_float32": len(model_bytes) / float32_bytes,
@@ -50,7 +50,7 @@ def build(fmt, model_bytes, float32_bytes, records, descriptions, verification):
         "verification": verification,
     }
     if packed_weights:
-        overhead = table + scale_bytes * sum(r["channels"] for r in packed)
+        overhead = table + scale_bytes * sum(r.channels for r in packed)
         report["bits_per_packed_weight"] = 8 * packed_bytes / packed_weights
         report["bits_per_packed_weight_with_scales"] = 8 * (packed_bytes + overhead) / packed_weights
     return report

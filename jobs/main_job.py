@@ -1,16 +1,20 @@
 """The main job, end to end: train on Fashion-MNIST, export bit-packed, run on-device, bundle the demo.
 
-    python -m training.main_job            # about 6 minutes on 2 CPU cores (`make main`)
-    python -m training.main_job --quick    # a 2,000-image, 1-epoch smoke run (what the tests run)
+    python -m jobs.main_job                # about 6 minutes on 2 CPU cores (`make main`); writes runs/main/
+    python -m jobs.main_job --quick        # a 2,000-image, 1-epoch smoke run (what the tests run)
+    python -m jobs.main_job --publish      # also into android_demo/models/ and docs/RESULTS.md
 
 1. trains the small VGG-9 (1/8 width) with Adam (full precision, the reference) and with BC-Adam (binary
-   conv kernels), through the training CLI (progress bars; an interrupted run resumes);
+   conv kernels), with tfquant-train's code (progress bars; an interrupted run resumes);
 2. exports the BC model as `float32`, `int8`, `packed` and `packed-int8`; every export verifies itself on
    LiteRT against Keras;
 3. runs each file on the test set with the on-device runner (`export/run_tflite.py`, LiteRT, 1 thread);
-4. copies `packed`, `packed-int8` and `int8` into the phone demo (`android_demo/models/`);
+4. bundles `packed`, `packed-int8` and `int8` as the phone demo's models (in --out; with --publish, in
+   `android_demo/models/`, which the demo serves);
 5. prints one table (Keras vs each exported model: accuracy, size, ratio to float32, median latency) and,
-   for the full run, writes it into docs/RESULTS.md with the date.
+   with --publish, writes it into docs/RESULTS.md with the date.
+
+Without --publish nothing outside --out (default runs/main, ignored by git) is written.
 """
 
 import argparse
@@ -21,31 +25,48 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.results_page import replace_section
-from export import build_demo, run_tflite
+from android_demo import build_demo
+from benchmarks.results_page import RESULTS, replace_section
+from export import run_tflite
 from tfquant import tflite
 from tfquant import data as datasets
-from training import train
+from tfquant.cli import common
+from tfquant.cli import train
+from tfquant.files import write_text
 
 ROOT = Path(__file__).resolve().parent.parent
+PUBLISHED_DEMO = ROOT / "android_demo" / "models"
 FORMATS = ("float32", "int8", "packed", "packed-int8")
 DEMO_FORMATS = ("packed", "packed-int8", "int8")
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--train-subset", type=int, default=None, help="train on the first N images only")
-    p.add_argument("--test-images", type=int, default=10000, help="images the exported models are run on")
-    p.add_argument("--out", type=Path, default=ROOT / "runs" / "main")
-    p.add_argument("--demo-dir", type=Path, default=ROOT / "android_demo" / "models")
+def build_parser():
+    p = argparse.ArgumentParser(prog="python -m jobs.main_job", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--epochs", type=common.positive_int, default=5, help="training epochs of each run")
+    p.add_argument("--train-subset", type=common.positive_int, default=None,
+                   help="train on N images only (default: all 60,000)")
+    p.add_argument("--test-images", type=common.positive_int, default=10000,
+                   help="test images the Keras and exported models are scored on")
+    p.add_argument("--out", type=common.output_dir, default=ROOT / "runs" / "main",
+                   help="folder for the runs, exports, demo bundle and summary (--quick appends -quick)")
     p.add_argument("--fresh", action="store_true", help="retrain instead of resuming finished runs in --out")
     p.add_argument("--quick", action="store_true",
-                   help="smoke run: 2,000 training images, 1 epoch, 500 test images, results not written")
-    args = p.parse_args(argv)
+                   help="smoke run: 2,000 training images, 1 epoch, 500 test images")
+    p.add_argument("--publish", action="store_true",
+                   help="also write the demo models into android_demo/models/ and the table into "
+                        "docs/RESULTS.md (refused with --quick)")
+    return common.add_common_arguments(p)
+
+
+def check(args):
     if args.quick:
+        if args.publish:
+            raise common.BadInput("--publish writes the shipped demo models and docs/RESULTS.md: a --quick "
+                                  "smoke run is not published (drop one of them)")
         args.epochs, args.train_subset, args.test_images = 1, 2000, 500
         args.out = args.out.with_name(args.out.name + "-quick")
+    args.demo_dir = PUBLISHED_DEMO if args.publish else args.out / "demo"
     return args
 
 
@@ -61,7 +82,7 @@ def train_both(args):
         if args.train_subset:
             argv += ["--train-subset", str(args.train_subset)]
         print(f"== training {method.upper()} ({args.epochs} epochs) ==")
-        history = train.run(train.parse_args(argv))
+        history = train.train(train.parse_args(argv))
         runs[method] = (history, out / "model.keras")
     return runs
 
@@ -78,8 +99,8 @@ def export_all(model_path, calibration, out):
     return reports
 
 
-def main(argv=None):
-    args = parse_args(argv)
+def _main(args):
+    args = check(args)
     started = time.time()
     runs = train_both(args)
 
@@ -109,9 +130,15 @@ def main(argv=None):
     minutes = (time.time() - started) / 60
     print(f"\n{table}\n\nAccuracy on the first {len(y_eval)} test images (exported models: one at a time). "
           f"Demo models in {args.demo_dir}. Total {minutes:.1f} min.")
-    (args.out / "main_job.json").write_text(json.dumps({"rows": rows, "minutes": minutes}, indent=1))
-    if not args.quick:
+    write_text(args.out / "main_job.json", json.dumps({"rows": rows, "minutes": minutes}, indent=1))
+    if args.publish:
         replace_section("Main job (end to end)", results_section(table, args, minutes))
+        print(f"published: {args.demo_dir} and {RESULTS}")
+
+
+def main(argv=None):
+    """Run the main job; returns the exit status (`tfquant.cli.common`)."""
+    return common.run(_main, build_parser(), argv)
 
 
 def keras_accuracy(model_path, images, labels, mean, std):
@@ -134,7 +161,7 @@ def format_table(rows, float_bytes):
 
 def results_section(table, args, minutes):
     return (
-        f"`make main` (= `python -m training.main_job`), run on {time.strftime('%Y-%m-%d')}: small VGG-9 "
+        f"`python -m jobs.main_job --publish`, run on {time.strftime('%Y-%m-%d')}: small VGG-9 "
         f"(1/8 width) on Fashion-MNIST, {args.epochs} epochs, Adam lr 1e-3, batch 128; the BC-Adam model "
         f"exported and run with `export/run_tflite.py` on LiteRT, 1 thread; accuracies on the first "
         f"{args.test_images} test images; {minutes:.1f} minutes in all on 2 CPU cores (shared).\n\n{table}\n"
@@ -142,4 +169,4 @@ def results_section(table, args, minutes):
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,0 +1,466 @@
+"""tfquant-run: classify images with a .tflite model on whatever interpreter a device has; accuracy, latency.
+
+    tfquant-run MODEL.tflite DATA.npz                    # x: (N, H, W[, C]) 8-bit pixels, y: labels (optional)
+    tfquant-run MODEL.tflite a.png b.png c.npy           # single images (8-bit PNG, .npy)
+    tfquant-run MODEL.tflite DATA.npz --interpreter tflm --arena-kb 256 --limit 200
+
+Needs numpy, flatbuffers and ONE interpreter (no TensorFlow, no Keras); ``--interpreter auto`` takes the
+first that imports of litert (ai-edge-litert), tflite-runtime (needs numpy<2) and tflm (tflite-micro).
+
+Before running, the file is checked (`tfquant.tflite.integrity`): size, the "TFL3" identifier, the
+structure, and the checksum of its weights that tfquant-export writes; a damaged file is refused.
+Preprocessing: pixels ``p`` in 0..255 become ``x = (p / 255 - mean) / std`` (float32, NHWC), with mean
+and std from the file's metadata (written by tfquant-export), overridden by --mean/--std; a file that
+records none gets ``x = p / 255`` and a warning. A quantized input tensor (scale ``s``, zero point
+``z``) gets ``q = clip(round(x / s) + z)``; a quantized output is read back as ``(q - z) * s``. The class
+probabilities are the output when it already is a distribution (non-negative, sums to 1),
+``softmax(output)`` otherwise. One image per ``invoke()``; latency is the wall time of ``invoke()``
+alone, after one warm-up call, as percentiles p50/p90/p99 in milliseconds.
+
+Packed files (1-bit filters unpacked in the graph) are expanded at load by default on every interpreter
+but TFLite Micro (`tfquant.tflite.fold`): their convs then run on XNNPACK at int8/float32 speed, in
+int8/float32 memory. ``--no-expand`` keeps the in-graph unpacking (the microcontroller's memory
+profile); ``--expand`` forces it on TFLite Micro too.
+Exit status: 0 done, 2 bad input (the message says what and how to fix it), 3 internal error.
+"""
+import argparse
+import json
+import os
+import platform
+import struct
+import sys
+import time
+import warnings
+import zlib
+
+import numpy as np
+
+from tfquant import files
+from tfquant.cli import common
+from tfquant.tflite import arrays, interpreters
+
+AUTO_ORDER = ("litert", "tflite-runtime", "tflm")
+DEFAULT_ARENA_KB = 2048
+PIXEL_MAX = 255
+
+
+class RunnerError(common.BadInput):
+    """Bad input for the runner: the message names the problem and the fix."""
+
+
+class RunnerWarning(UserWarning):
+    """The run goes on, but its answer may be wrong (e.g. no input normalisation known)."""
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+
+def read_png(path):
+    """Decode an 8-bit, non-interlaced PNG (grey, grey+alpha, RGB, RGBA) to an (H, W) uint8 grey image.
+
+    Rows are un-filtered per PNG spec section 9 (None, Sub, Up, Average, Paeth); colour becomes grey as
+    ``0.299 R + 0.587 G + 0.114 B`` (ITU-R BT.601), alpha is dropped.
+    """
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise RunnerError(f"{path}: not a PNG file (give 8-bit PNG, .npy or .npz inputs)")
+    try:
+        header, idat = _png_chunks(data)
+        width, height, depth, colour, _, _, interlace = header
+        channels = {0: 1, 4: 2, 2: 3, 6: 4}.get(colour)
+        if depth != 8 or channels is None or interlace:
+            raise RunnerError(f"{path}: only 8-bit non-interlaced grey/RGB(A) PNGs are supported; "
+                              "re-save it as such (e.g. `convert in.png -depth 8 -interlace none out.png`)")
+        raw = np.frombuffer(zlib.decompress(b"".join(idat)), np.uint8).reshape(height, 1 + width * channels)
+    except (struct.error, zlib.error, ValueError, TypeError) as error:
+        if isinstance(error, RunnerError):
+            raise
+        raise RunnerError(f"{path}: damaged PNG ({error}); re-save or copy it again") from error
+    img = np.zeros((height, width * channels), np.int32)
+    prev = np.zeros(width * channels, np.int32)
+    for r in range(height):
+        kind, line = raw[r, 0], raw[r, 1:].astype(np.int32)
+        if kind in (0, 2):
+            cur = (line + prev * (kind == 2)) & 255
+        else:  # Sub, Average, Paeth depend on the left neighbour: decode byte by byte
+            cur = np.zeros_like(line)
+            for i in range(line.size):
+                a = cur[i - channels] if i >= channels else 0
+                b, c = prev[i], (prev[i - channels] if i >= channels else 0)
+                if kind == 1:
+                    pred = a
+                elif kind == 3:
+                    pred = (a + b) // 2
+                else:
+                    p = a + b - c
+                    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                    pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                cur[i] = (line[i] + pred) & 255
+        img[r], prev = cur, cur
+    img = img.reshape(height, width, channels)
+    if channels >= 3:
+        img = np.rint(img[..., :3] @ np.array([0.299, 0.587, 0.114]))[..., None]
+    return img[..., 0].astype(np.uint8)
+
+
+def _png_chunks(data):
+    """(IHDR fields, [IDAT bodies]) of a PNG's bytes."""
+    pos, idat, header = 8, [], None
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat.append(body)
+        pos += 12 + length
+    if header is None or not idat:
+        raise ValueError("no IHDR or IDAT chunk")
+    return header, idat
+
+
+def _load_array(path):
+    try:
+        return arrays.load(path, "the images")
+    except arrays.NotAnArray as error:
+        raise RunnerError(str(error)) from error
+
+
+def load_inputs(paths):
+    """Images and labels from the command line: one ``.npz`` (arrays ``x`` and optional ``y``) or image
+    files (``.png``, ``.npy``; no labels). Returns ``(images (N, H, W[, C]), labels or None)``."""
+    paths = [str(p) for p in paths]
+    for path in paths:
+        if not os.path.isfile(path):
+            raise RunnerError(f"input file not found: {path}")
+    if len(paths) == 1 and paths[0].endswith(".npz"):
+        data = _load_array(paths[0])
+        with data:
+            if "x" not in data.files:
+                raise RunnerError(f"{paths[0]} has arrays {sorted(data.files)}; it needs 'x' (images) "
+                                  "and optionally 'y' (labels): np.savez(path, x=images, y=labels)")
+            return data["x"], (_labels(data["y"], paths[0]) if "y" in data.files else None)
+    images = []
+    for path in paths:
+        if path.endswith(".npz"):
+            raise RunnerError(f"{path}: pass a .npz file alone, not mixed with other inputs")
+        images.append(read_png(path) if path.lower().endswith(".png") else _load_array(path))
+    shapes = {np.shape(image) for image in images}
+    if len(shapes) > 1:
+        raise RunnerError(f"the images have different shapes {sorted(shapes)}; give images of one size")
+    return np.stack(images), None
+
+
+def _labels(y, source):
+    y = np.asarray(y)
+    if y.dtype.kind not in "iu" and not (y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y))):
+        raise RunnerError(f"{source}: labels 'y' must be integer class indices, got dtype {y.dtype}")
+    return y.astype(np.int64).reshape(-1)
+
+
+def check_pixels(images):
+    """`images` as an array of 8-bit pixel values (0..255); RunnerError for anything else."""
+    images = np.asarray(images)
+    if images.dtype.kind not in "iuf":
+        raise RunnerError(f"images have dtype {images.dtype}; give 8-bit pixels (0..255) as numbers")
+    if images.size == 0:
+        raise RunnerError(f"no images to run (shape {images.shape})")
+    if images.dtype.kind == "f" and not np.all(np.isfinite(images)):
+        raise RunnerError("images contain NaN or infinity; give 8-bit pixels (0..255)")
+    low, high = float(images.min()), float(images.max())
+    if low < 0 or high > PIXEL_MAX:
+        raise RunnerError(f"pixel values lie in [{low:g}, {high:g}]; the runner takes 8-bit pixels 0..255 and "
+                          "normalises them itself (give the raw images, and --mean/--std if the file has none)")
+    return images
+
+
+# ------------------------------------------------------------------------------ the file and its metadata
+
+def check_model(data, source):
+    """Integrity check of the model's bytes; returns (metadata dict, note or None)."""
+    try:
+        from tfquant.tflite import integrity
+    except ImportError as error:  # a device without flatbuffers or a TFLite schema: check what the bytes allow
+        if len(data) < 8 or data[4:8] != b"TFL3":
+            raise RunnerError(f"{source} is not a TFLite model (file identifier {bytes(data[4:8])!r}, "
+                              "expected b'TFL3')") from error
+        return {"checksum": "not checked", "input_normalization": "unknown"}, (
+            f"integrity not checked beyond the file identifier ({error})")
+    try:
+        record = integrity.check(data, source)
+    except integrity.DamagedModel as error:
+        raise RunnerError(str(error)) from error
+    note = None if record["checksum"] == "verified" else (
+        f"{source} carries no weights checksum (exported without tfquant's metadata): integrity checked "
+        "structurally only")
+    return record, note
+
+
+def normalization(record, mean=None, std=None):
+    """(mean, std, source): --mean/--std when given, else the file's recorded normalisation, else (0, 1)."""
+    recorded = record.get("input_normalization", "unknown")
+    if mean is not None or std is not None:
+        if mean is None or std is None:
+            raise RunnerError("give --mean and --std together (the normalisation x = (p/255 - mean) / std)")
+        if isinstance(recorded, dict) and not (np.allclose(recorded["mean"], mean) and np.allclose(recorded["std"], std)):
+            warnings.warn(f"--mean {mean} --std {std} override the file's recorded normalisation "
+                          f"(mean {recorded['mean']}, std {recorded['std']})", RunnerWarning, stacklevel=3)
+        return mean, std, "command line"
+    if isinstance(recorded, dict):
+        return recorded["mean"], recorded["std"], "file metadata"
+    if recorded == "none":
+        return 0.0, 1.0, "file metadata (none)"
+    return 0.0, 1.0, "unknown"
+
+
+# -------------------------------------------------------------------------------------- interpreters
+
+def choose_interpreter(interpreter="auto"):
+    """The one name of the interpreter to use: `interpreter` (any spelling) if it imports here, or for
+    ``"auto"`` the first of AUTO_ORDER that does; RunnerError with the fix otherwise."""
+    try:
+        names = AUTO_ORDER if interpreter == "auto" else (interpreters.canonical(interpreter),)
+    except ValueError as error:
+        raise RunnerError(str(error)) from error
+    for name in names:
+        if interpreters.available(name):
+            return name
+    if interpreter != "auto":
+        try:
+            interpreters.load_module(names[0])
+        except interpreters.InterpreterUnavailable as error:
+            hint = (" (or run this tool with .venv-tflite-runtime/bin/python -m tfquant.cli.run)"
+                    if names[0] == "tflite-runtime" else "")
+            raise RunnerError(f"{error}{hint}") from error
+    raise RunnerError(f"no usable TFLite interpreter ({', '.join(names)} do not import); install one: "
+                      "`pip install ai-edge-litert` (or tflite-runtime with numpy<2, or tflite-micro)")
+
+
+def open_interpreter(model, name, threads=1, arena_kb=DEFAULT_ARENA_KB):
+    """An `interpreters.Session` for `model` (bytes) on interpreter `name` (``name``, ``input``/``output``
+    details, ``set_input``, ``invoke``, ``get_output``); RunnerError when it cannot load the model."""
+    try:
+        return interpreters.open_session(model, name, threads, arena_kb * 1024)
+    except interpreters.ArenaTooSmall as error:
+        raise RunnerError(f"{error}: raise --arena-kb") from error
+    except (RuntimeError, ValueError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise RunnerError(f"{name} cannot load this model ({first}); see docs/EXPORT.md for which "
+                          "formats each interpreter runs") from error
+
+
+def _expanded(data, source):
+    from tfquant.tflite import fold
+    try:
+        return fold.expand(data)
+    except Exception as error:  # noqa: BLE001 - a file the folder cannot handle: say so, keep the traceback for --debug
+        raise RunnerError(f"cannot expand {source} ({type(error).__name__}: {error}); run it with --no-expand") from error
+
+
+def _is_packed(record, data):
+    """True for a packed file: its metadata says so, or (no metadata) its graph unpacks sign bits.
+    False where the file cannot be read (no flatbuffers or schema here), since it cannot be folded either."""
+    if record["checksum"] == "not checked":
+        return False
+    if record.get("format"):
+        return str(record["format"]).startswith("packed")
+    from tfquant.tflite import flatbuffer as fb
+    model = fb.read(data)
+    return any(fb.op_name(model, op) == "GATHER" for op in model.subgraphs[0].operators)
+
+
+# ----------------------------------------------------------------------------------------------- run
+
+def _quantize(x, details):
+    """float -> the input tensor's dtype: ``q = clip(round(x / s) + z)`` for integer tensors."""
+    dtype = details["dtype"]
+    if dtype.kind == "f":
+        return x.astype(dtype)
+    if details["quantization"] is None:
+        raise RunnerError(f"the model's input tensor is {dtype} without quantization parameters: cannot feed "
+                          "images (export it with float input, as tfquant-export does)")
+    scale, zero = details["quantization"]
+    info = np.iinfo(dtype)
+    return np.clip(np.round(x / scale) + zero, info.min, info.max).astype(dtype)
+
+
+def _probabilities(y, details):
+    """Output tensor -> class probabilities (dequantize ``(q - z) * s``, softmax unless already one)."""
+    y = np.asarray(y).astype(np.float64).reshape(-1)
+    if details["dtype"].kind != "f" and details["quantization"] is not None:
+        scale, zero = details["quantization"]
+        y = (y - zero) * scale
+    if y.min() >= 0 and abs(y.sum() - 1) < 1e-2:
+        return y / y.sum()
+    e = np.exp(y - y.max())
+    return e / e.sum()
+
+
+def _fit_shape(images, shape, mean, std):
+    """(N, H, W[, C]) pixels -> (N, 1, H, W, C) float32 ``(p / 255 - mean) / std`` for a [1, H, W, C] input."""
+    x = (np.asarray(images, np.float32) / PIXEL_MAX - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    want = tuple(int(d) for d in shape[1:])
+    if x.ndim == len(want):
+        x = x[..., None]
+    if x.shape[1:] != want:
+        raise RunnerError(f"images have shape {x.shape[1:]} but the model takes {want}: "
+                          "resize them (e.g. 28x28 grey for Fashion-MNIST) before running")
+    return x[:, None]
+
+
+def run(model_path, images, labels=None, interpreter="auto", mean=None, std=None, threads=1,
+        arena_kb=DEFAULT_ARENA_KB, warmup=1, expand=None):
+    """Classify ``images`` (8-bit pixels, (N, H, W[, C])) one at a time with a TFLite model.
+
+    The file is checked first (`check_model`); mean/std default to the file's recorded normalisation;
+    ``expand`` None: expand packed files unless the interpreter is TFLite Micro (True/False force it).
+    Returns a dict: ``interpreter`` (name used), ``machine`` (CPU architecture), ``predictions``
+    (int array (N,)), ``probabilities`` ((N, classes)), ``accuracy`` (fraction correct, or None without
+    labels), ``latency_ms`` ({"p50", "p90", "p99", "mean"} of the per-image ``invoke()`` times), ``n``,
+    ``load_ms`` (checking and opening the model, expansion included), ``expanded``, ``normalization``
+    ({"mean", "std", "source"}) and ``integrity`` (the checksum's state).
+    Warns (`RunnerWarning`) when no normalisation is known.
+    """
+    source = str(model_path)
+    if not os.path.isfile(source):
+        raise RunnerError(f"model file not found: {source}")
+    start = time.perf_counter()
+    with open(source, "rb") as f:
+        data = f.read()
+    record, note = check_model(data, source)
+    if note:
+        warnings.warn(note, RunnerWarning, stacklevel=2)
+    mean, std, norm_source = normalization(record, mean, std)
+    images = check_pixels(images)
+    if norm_source == "unknown":
+        warnings.warn("the inputs are 8-bit pixels (0..255) and no normalisation is known (the file records "
+                      "none): fed as p/255; if the model was trained on normalised inputs, pass --mean/--std "
+                      "(the training set's statistics of p/255), or re-export with the normalisation",
+                      RunnerWarning, stacklevel=2)
+    name = choose_interpreter(interpreter)
+    if expand and record["checksum"] == "not checked":
+        raise RunnerError("--expand needs flatbuffers and a TFLite schema here (`pip install flatbuffers "
+                          "ai-edge-litert` or tflite-micro); or run without --expand")
+    expanded = (name != "tflm" if expand is None else expand) and _is_packed(record, data)
+    model = open_interpreter(_expanded(data, source) if expanded else data, name, threads, arena_kb)
+    load_ms = 1e3 * (time.perf_counter() - start)
+    batch = _fit_shape(images, model.input["shape"], mean, std)
+    if labels is not None and len(labels) != len(batch):
+        raise RunnerError(f"{len(labels)} labels for {len(batch)} images")
+    probs, times = [], []
+    for i, x in enumerate(batch):
+        x = _quantize(x, model.input)
+        # Set the input before every invoke: TFLite Micro reuses the input tensor's arena memory for
+        # later activations, so a second invoke without it computes on garbage.
+        for _ in range(warmup if i == 0 else 0):
+            model.set_input(x)
+            model.invoke()
+        model.set_input(x)
+        start = time.perf_counter()
+        model.invoke()
+        times.append(time.perf_counter() - start)
+        probs.append(_probabilities(model.get_output(), model.output))
+    probs = np.stack(probs)
+    predictions = probs.argmax(axis=1)
+    times_ms = np.array(times) * 1e3
+    return {
+        "interpreter": model.name,
+        "machine": platform.machine(),
+        "n": len(batch),
+        "load_ms": load_ms,
+        "expanded": expanded,
+        "normalization": {"mean": mean, "std": std, "source": norm_source},
+        "integrity": record["checksum"],
+        "predictions": predictions,
+        "probabilities": probs,
+        "accuracy": None if labels is None else float(np.mean(predictions == np.asarray(labels))),
+        "latency_ms": {"p50": float(np.percentile(times_ms, 50)), "p90": float(np.percentile(times_ms, 90)),
+                       "p99": float(np.percentile(times_ms, 99)), "mean": float(times_ms.mean())},
+    }
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+
+def _interpreter_name(text):
+    """--interpreter: 'auto' or any spelling of an interpreter, as its one name."""
+    if text == "auto":
+        return text
+    try:
+        return interpreters.canonical(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error))
+
+
+def _finite_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not np.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="tfquant-run", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("model", type=common.existing_file, help=".tflite file")
+    parser.add_argument("inputs", nargs="+", type=common.existing_file,
+                        help="one .npz (x: 8-bit pixels, y: labels) or image files (.png, .npy)")
+    parser.add_argument("--interpreter", default="auto", type=_interpreter_name,
+                        choices=("auto", *interpreters.INTERPRETERS),
+                        help="which interpreter runs the model (other spellings accepted, e.g. tflite_runtime); "
+                             f"auto: the first of {', '.join(AUTO_ORDER)} that imports")
+    parser.add_argument("--mean", type=_finite_float, default=None,
+                        help="normalisation mean of p/255 (default: the file's metadata, else 0)")
+    parser.add_argument("--std", type=common.positive_float, default=None,
+                        help="normalisation standard deviation of p/255, > 0 (default: the file's metadata, else 1)")
+    parser.add_argument("--threads", type=common.positive_int, default=1, help="interpreter threads (not TFLM)")
+    parser.add_argument("--arena-kb", type=common.positive_int, default=DEFAULT_ARENA_KB,
+                        help="TFLite Micro tensor arena in KiB (a too-small arena is an error naming the minimum)")
+    parser.add_argument("--limit", type=common.positive_int, default=None, help="use only the first N images")
+    parser.add_argument("--show", type=common.non_negative_int, default=10, help="print the first N predictions")
+    expand = parser.add_mutually_exclusive_group()
+    expand.add_argument("--expand", dest="expand", action="store_true", default=None,
+                        help="fold packed filters into constants at load (default on every interpreter but tflm)")
+    expand.add_argument("--no-expand", dest="expand", action="store_false",
+                        help="keep a packed file's in-graph unpacking (the microcontroller's memory profile)")
+    parser.add_argument("--json", type=common.output_file, default=None,
+                        help="also write the result (predictions, probabilities, ...) to this file")
+    return common.add_common_arguments(parser)
+
+
+def _main(args):
+    images, labels = load_inputs(args.inputs)
+    if args.limit is not None:
+        images, labels = images[:args.limit], (None if labels is None else labels[:args.limit])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RunnerWarning)
+        result = run(args.model, images, labels, args.interpreter, args.mean, args.std, args.threads,
+                     args.arena_kb, expand=args.expand)
+    for warning in caught:
+        print(f"warning: {' '.join(str(warning.message).split())}", file=sys.stderr)
+    norm = result["normalization"]
+    print(f"model {args.model} ({os.path.getsize(args.model)} bytes, checksum {result['integrity']}), "
+          f"interpreter {result['interpreter']}, {result['n']} images"
+          + (f", loaded and expanded in {result['load_ms']:.1f} ms" if result["expanded"] else ""))
+    print(f"input x = (p/255 - {norm['mean']}) / {norm['std']}  ({norm['source']})")
+    for i in range(min(args.show, result["n"])):
+        label = "" if labels is None else f"  label {labels[i]}"
+        print(f"  [{i}] class {result['predictions'][i]}  p={result['probabilities'][i].max():.3f}{label}")
+    if result["accuracy"] is not None:
+        print(f"accuracy {result['accuracy']:.4f}")
+    lat = result["latency_ms"]
+    print(f"latency ms  p50 {lat['p50']:.3f}  p90 {lat['p90']:.3f}  p99 {lat['p99']:.3f}")
+    if args.json:
+        files.write_text(args.json, json.dumps({k: v.tolist() if isinstance(v, np.ndarray) else v
+                                                for k, v in result.items()}))
+
+
+def main(argv=None):
+    """Run the runner on `argv`; returns the exit status (see the module docstring)."""
+    return common.run(_main, build_parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
