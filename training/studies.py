@@ -50,8 +50,9 @@ def bc(seed, updates=BC_UPDATES):
 
 STUDIES = {"bigbatch": bigbatch, "bc": bc}
 FIRST = [("bigbatch", "SR-ADAM b128"), ("bigbatch", "SR-ADAM b1024"), ("bc", "BC-ADAM (w_r He-normal)"),
-         ("bc", "BC-ADAM (w_r U(-1,1))"), ("bigbatch", "SR-SGD b128"), ("bc", "ADAM"), ("bc", "SR-ADAM"),
-         ("bigbatch", "SR-SGD b1024")]
+         ("bc", "BC-ADAM (w_r U(-1,1))"), ("bc", "ADAM"), ("bc", "SR-ADAM"), ("bc", "BC-ADAM (w_r N(0,0.01^2))"),
+         ("bc", "BC-ADAM no clip (eq. 7)"), ("bc", "BC-ADAM wd 1e-4 on w_r"), ("bc", "BC-ADAM ScaledBinary"),
+         ("bc", "BC-ADAM lr 1e-3"), ("bc", "ADAM lr 1e-3"), ("bigbatch", "SR-SGD b128"), ("bigbatch", "SR-SGD b1024")]
 
 
 def plan(studies, seeds):
