@@ -33,6 +33,11 @@ def register():
     """Import tfquant's Keras parts, which registers its optimizers, quantizers and initializers with Keras."""
     for module in sorted(set(_KERAS_NAMES.values())) + [f"tfquant.{m}" for m in _KERAS_MODULES]:
         importlib.import_module(module)
+    # Importing the submodule tfquant.summary set `tfquant.summary` to the module: the function wins (a module
+    # still being imported, when keras' import hook calls this from inside the loop above, is bound later).
+    for name, module in _KERAS_NAMES.items():
+        if hasattr(sys.modules[module], name):
+            globals()[name] = getattr(sys.modules[module], name)
 
 
 def __getattr__(name):
