@@ -34,6 +34,8 @@ function selectModel(name) {
   for (const b of $('models').querySelectorAll('button')) b.setAttribute('aria-pressed', b.dataset.name === name);
   const c = state.classifiers[name];
   $('model-size').textContent = `${name}, ${(c.bytes / 1024).toFixed(1)} KiB`;
+  $('model-size').title = c.load.expanded
+    ? `expanded at load in ${c.load.expandMs.toFixed(1)} ms to ${(c.load.memoryBytes / 1024).toFixed(1)} KiB in memory` : '';
   if (state.pixels) show(state.pixels);
 }
 
@@ -75,6 +77,24 @@ async function benchmark(runs = 100) {
   $('summary').textContent = `${state.current}: ${runs} runs, p50 ${stats.p50.toFixed(2)} ms, ` +
       `p90 ${stats.p90.toFixed(2)} ms, p99 ${stats.p99.toFixed(2)} ms`;
   return stats;
+}
+
+/** Each model loaded as downloaded and expanded at load: load-time cost, in-memory size, p50 latency. */
+async function compareExpansion(runs = 50) {
+  const pixels = state.gallery[0].pixels, out = {};
+  for (const entry of state.manifest.models) {
+    for (const expandPacked of [false, true]) {
+      const c = await Classifier.load(entry, state.manifest.preprocess, 1, expandPacked);
+      if (!expandPacked || c.load.expanded) {
+        const times = [];
+        for (let i = 0; i < runs; i++) times.push((await c.classify(pixels)).ms);
+        times.sort((a, b) => a - b);
+        out[`${entry.name}${c.load.expanded ? ' expanded' : ''}`] = {...c.load, downloadBytes: c.bytes, p50: percentile(times, .5)};
+      }
+      c.delete();
+    }
+  }
+  return out;
 }
 
 async function runGallery() {
@@ -166,5 +186,6 @@ window.demo = {
   select: name => selectModel(name),
   classifyGallery,
   benchmark,
+  compareExpansion,
   show: index => show(state.gallery[index].pixels, state.gallery[index].label),
 };

@@ -1,2 +1,2 @@
 // One name for the offline cache, shared by the page and the service worker (bump it to drop old caches).
-export const CACHE_NAME = 'tfquant-demo-v1';
+export const CACHE_NAME = 'tfquant-demo-v2';

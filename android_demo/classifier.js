@@ -4,6 +4,7 @@
 // float32 NHWC [1, 28, 28, 1]. Probabilities: the model output itself when it already is a distribution
 // (non-negative, sums to 1), softmax(output) otherwise.
 import {loadLiteRt, loadAndCompile, supportsFeature, Tensor} from '@litertjs/core';
+import {expand} from './expand.js';
 
 const WASM_DIR = new URL('./node_modules/@litertjs/core/wasm/', import.meta.url).href;
 
@@ -15,17 +16,26 @@ export async function initRuntime() {
 }
 
 export class Classifier {
-  /** entry: one model of models/models.json; preprocess: {mean, std}. */
-  static async load(entry, preprocess, numThreads = 1) {
+  /** entry: one model of models/models.json; preprocess: {mean, std}. A packed file (1-bit filters
+   *  rebuilt in the graph) is expanded at load (expand.js: its unpacking folded into constant filters,
+   *  so the convolutions run on XNNPACK) unless expandPacked is false. */
+  static async load(entry, preprocess, numThreads = 1, expandPacked = true) {
     const response = await fetch(new URL(`./models/${entry.file}`, import.meta.url));
     if (!response.ok) throw new Error(`models/${entry.file}: HTTP ${response.status}`);
     const bytes = new Uint8Array(await response.arrayBuffer());
-    const model = await loadAndCompile(bytes, {accelerator: 'wasm', cpuOptions: {numThreads}});
-    return new Classifier(entry, preprocess, model, bytes.byteLength);
+    const start = performance.now();
+    const expanded = expandPacked ? expand(bytes) : {folded: 0};
+    const loaded = expanded.folded ? expanded.bytes : bytes;
+    const expandMs = performance.now() - start;
+    const model = await loadAndCompile(loaded, {accelerator: 'wasm', cpuOptions: {numThreads}});
+    const load = {expanded: expanded.folded > 0, expandMs, compileMs: performance.now() - start - expandMs,
+                  memoryBytes: loaded.byteLength};
+    return new Classifier(entry, preprocess, model, bytes.byteLength, load);
   }
 
-  constructor(entry, preprocess, model, bytes) {
-    Object.assign(this, {entry, preprocess, model, bytes});
+  /** bytes: the download; load: {expanded, expandMs, compileMs, memoryBytes (the model handed to LiteRT)}. */
+  constructor(entry, preprocess, model, bytes, load) {
+    Object.assign(this, {entry, preprocess, model, bytes, load});
     this.shape = Array.from(model.getInputDetails()[0].shape);
   }
 

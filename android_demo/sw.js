@@ -3,9 +3,10 @@
 // rebuilt model is picked up when online; the cache answers when offline.
 import {CACHE_NAME} from './cache_name.js';
 
-const SHELL = ['./', 'index.html', 'app.js', 'classifier.js', 'cache_name.js', 'style.css', 'manifest.webmanifest',
+const SHELL = ['./', 'index.html', 'app.js', 'classifier.js', 'expand.js', 'cache_name.js', 'style.css', 'manifest.webmanifest',
   'icons/icon-192.png', 'icons/icon-512.png', 'models/models.json', 'models/gallery.json',
-  'node_modules/@litertjs/core/dist/index.js', 'node_modules/@litertjs/wasm-utils/dist/index.js'];
+  'node_modules/@litertjs/core/dist/index.js', 'node_modules/@litertjs/wasm-utils/dist/index.js',
+  ...['flatbuffers', 'builder', 'byte-buffer', 'constants', 'encoding', 'utils'].map(f => `node_modules/flatbuffers/mjs/${f}.js`)];
 
 self.addEventListener('install', event => event.waitUntil((async () => {
   const cache = await caches.open(CACHE_NAME);

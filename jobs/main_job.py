@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from android_demo import build_demo
 from benchmarks.results_page import RESULTS, replace_section
-from export import build_demo, run_tflite
+from export import run_tflite
 from tfquant import tflite
 from tfquant import data as datasets
 from tfquant.cli import common

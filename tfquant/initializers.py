@@ -13,8 +13,10 @@ class Rademacher(keras.initializers.Initializer):
     """
 
     def __init__(self, scale=1.0, seed=None):
-        if not scale > 0:
-            raise ValueError(f"`scale` must be positive, got scale={scale!r}.")
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale < float("inf"):
+            raise ValueError(f"`scale` must be a positive finite number (the grid step Delta), got scale={scale!r}.")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError(f"`seed` must be an int or None, got seed={seed!r}.")
         self.scale = float(scale)
         self.seed = seed
         self._generator = keras.random.SeedGenerator(seed) if seed is not None else None

@@ -55,10 +55,12 @@ class QuantizedOptimizer:
     Args:
         quantizer: the grid, `tfquant.Binary(delta=1.0)` (default), `tfquant.Uniform(delta, bits)`, or
             (BC only) `tfquant.ScaledBinary()`.
-        quantize: which variables: "conv" (default, conv kernels as in the paper), "all", a callable
+        quantize: which variables: "conv" (default, conv kernels as in the paper), "kernels" (conv and dense
+            kernels, no biases or batch norm), "all" (every float variable), a callable
             ``f(keras.Variable) -> bool | Quantizer``, or a dict ``{variable.path: Quantizer}``.
             Layers tagged with `tfquant.quantize_weights` use their own quantizer.
-        seed: int seed of the stochastic rounding noise (drawn at random when None; kept in the config).
+        seed: int seed of the stochastic rounding noise, kept in the config. None draws one from Python's global
+            RNG, as Keras's own seed generators do, so `keras.utils.set_random_seed(s)` fixes it.
         rounding: BC only, "deterministic" (default, ``Qd(w_r)``) or "stochastic" (``Qs(w_r)``).
         clip_full_precision: BC only. True (default): clip ``w_r`` to the grid's domain after every update,
             as BinaryConnect does. False: no clip, eq. (7) exactly as printed.
@@ -83,7 +85,7 @@ class QuantizedOptimizer:
         super().__init__(*args, **kwargs)
         self.quantizer = quantizers_lib.Binary() if quantizer is None else quantizers_lib.get(quantizer)
         self.quantize = selection.check_rule(quantize)
-        self.seed = _check_seed(random.SystemRandom().randrange(2**31) if seed is None else seed)
+        self.seed = _check_seed(_default_seed() if seed is None else seed)
         self.rounding = _check_rounding(self.method, rounding)
         self.clip_full_precision = _check_bc_option(self.method, "clip_full_precision", clip_full_precision, True)
         self.full_precision_l2 = _check_bc_option(self.method, "full_precision_l2", full_precision_l2, 0.0)
@@ -92,37 +94,60 @@ class QuantizedOptimizer:
                 f"tfquant.ScaledBinary() needs BC ({METHODS[self.method]} keeps no full-precision weights "
                 "to take the per-channel scale from). Use a BC optimizer, or tfquant.Binary(delta)."
             )
-        if self.ema_overwrite_frequency:
-            raise ValueError(
-                "ema_overwrite_frequency would write averaged, off-grid weights into the model during "
-                "training. Use use_ema=True alone: the average is rounded onto the grid when fit() ends."
-            )
 
     # -- selection and state -------------------------------------------------------------------------
     def build(self, variables):
+        """Choose the quantized variables, make BC's buffers, and put the chosen variables on the grid.
+
+        The initial rounding (``w <- Q(w)``; BC: ``w_r <- clip(w)``, ``w <- Q(w_r)``) happens here, so the
+        first forward pass already computes with quantized weights, except on one path: TensorFlow's `fit`
+        on a model without an `Input` creates the model's variables inside the traced train step and gives
+        them values only when that function first runs. Their values cannot be read yet, so the rounding
+        becomes part of every traced update instead (TensorFlow traces such a step twice, and only the
+        second trace runs), as a branch taken once, when ``iterations == 0``, before the first update. That
+        step's forward pass used the initial float weights, which nothing could round earlier.
+        """
         if self.built:
             return
         super().build(variables)
-        with _outside_traced_function():
-            self._build_quantization(variables)
-
-    def _build_quantization(self, variables):
-        chosen = selection.resolve(list(variables), self.quantize, self.quantizer)
-        buffers, buffer_index = [], {}
-        for index, (variable, quantizer) in enumerate(zip(variables, chosen)):
+        variables = list(variables)
+        self._quantizers = selection.resolve(variables, self.quantize, self.quantizer)
+        if self.ema_overwrite_frequency and any(q is not None for q in self._quantizers):
+            raise ValueError(
+                "ema_overwrite_frequency would write averaged, off-grid weights into quantized variables during "
+                "training. Use use_ema=True alone: the average is rounded onto the grid when fit() ends."
+            )
+        self._full_precision, self._buffer_index = [], {}
+        for index, (variable, quantizer) in enumerate(zip(variables, self._quantizers)):
             buffer = None
-            if quantizer is not None:
-                source = ops.convert_to_tensor(variable)
-                if self.method == "bc":
-                    buffer = self.add_variable_from_reference(variable, name="full_precision")
-                    source = self._clip(quantizer, source)
-                    buffer.assign(source)
-                    buffer_index[self._var_key(buffer)] = index
-                variable.assign(self._round(quantizer, source, index, _BUILD_STEP))
-            buffers.append(buffer)
-        self._quantizers = chosen
-        self._full_precision = buffers
-        self._buffer_index = buffer_index
+            if quantizer is not None and self.method == "bc":
+                buffer = self.add_variable_from_reference(variable, name="full_precision")
+                self._buffer_index[self._var_key(buffer)] = index
+            self._full_precision.append(buffer)
+        self._round_in_first_update = False
+        if not any(q is not None for q in self._quantizers):
+            return
+        if _values_exist(variables):
+            with _outside_traced_function():
+                self._quantize_initial_values()
+        else:
+            self._round_in_first_update = True
+
+    def _backend_apply_gradients(self, grads, trainable_variables):
+        if self._round_in_first_update:
+            ops.cond(ops.equal(self.iterations, 0), self._quantize_initial_values, lambda: None)
+        super()._backend_apply_gradients(grads, trainable_variables)
+
+    def _quantize_initial_values(self):
+        for index, (variable, quantizer) in enumerate(zip(self._trainable_variables, self._quantizers)):
+            if quantizer is None:
+                continue
+            source = ops.convert_to_tensor(variable)
+            buffer = self._full_precision[index]
+            if buffer is not None:
+                source = self._clip(quantizer, source)
+                self.assign(buffer, source)
+            self.assign(variable, self._round(quantizer, source, index, _BUILD_STEP))
 
     def quantizer_for(self, variable):
         """The quantizer this optimizer applies to `variable`, or None if it trains it in full precision."""
@@ -138,7 +163,9 @@ class QuantizedOptimizer:
         index = self._index(variable)
         buffer = self._full_precision[index]
         if buffer is None:
-            raise ValueError(f"'{variable.path}' is not quantized by this optimizer, so it has no buffer.")
+            raise ValueError(
+                f"'{selection.path_of(variable)}' is not quantized by this optimizer, so it has no buffer."
+            )
         return buffer
 
     def _index(self, variable):
@@ -147,7 +174,7 @@ class QuantizedOptimizer:
         try:
             return self._get_variable_index(variable)
         except KeyError:
-            raise ValueError(f"'{getattr(variable, 'path', variable.name)}' is not trained by this optimizer.")
+            raise ValueError(f"'{selection.path_of(variable)}' is not trained by this optimizer.")
 
     def _get_variable_index(self, variable):
         # BC runs the base update on the buffer: it shares the slots (moments) of its model variable.
@@ -161,8 +188,7 @@ class QuantizedOptimizer:
         quantizer = self._quantizers[index]
         if quantizer is None:
             return super().update_step(gradient, variable, learning_rate)
-        gradient = ops.convert_to_tensor(gradient)
-        gradient = ops.where(ops.isfinite(gradient), gradient, 0.0)
+        gradient = _finite(gradient)
         buffer = self._full_precision[index]
         if buffer is None:  # R, SR: w <- Q(w - alpha * step)
             super().update_step(gradient, variable, learning_rate)
@@ -173,7 +199,8 @@ class QuantizedOptimizer:
             decay = ops.cast(self.weight_decay, buffer.dtype) * ops.cast(learning_rate, buffer.dtype)
             self.assign_sub(buffer, ops.convert_to_tensor(buffer) * decay)
         if self.full_precision_l2:
-            gradient = gradient + ops.cast(self.full_precision_l2, buffer.dtype) * ops.convert_to_tensor(buffer)
+            decay = ops.cast(self.full_precision_l2, buffer.dtype) * ops.convert_to_tensor(buffer)
+            gradient = ops.convert_to_tensor(gradient) + decay
         super().update_step(gradient, buffer, learning_rate)
         full_precision = self._clip(quantizer, ops.convert_to_tensor(buffer))
         self.assign(buffer, full_precision)
@@ -215,8 +242,8 @@ class QuantizedOptimizer:
             average = ops.convert_to_tensor(variable)
             if buffer is not None:
                 average = self._clip(quantizer, average)
-                buffer.assign(average)
-            variable.assign(quantizer.deterministic(average))
+                self.assign(buffer, average)
+            self.assign(variable, quantizer.deterministic(average))
 
     # -- serialization -----------------------------------------------------------------------------------
     def get_config(self):
@@ -239,7 +266,7 @@ class QuantizedOptimizer:
         # (and restores the optimizer's variables, which Keras matches by position) without tags or callables.
         if self.built:
             return {
-                v.path: keras.saving.serialize_keras_object(q)
+                selection.path_of(v): keras.saving.serialize_keras_object(q)
                 for v, q in zip(self._trainable_variables, self._quantizers)
                 if q is not None
             }
@@ -259,6 +286,30 @@ class QuantizedOptimizer:
         return super().from_config(config, custom_objects=custom_objects)
 
 
+def _finite(gradient):
+    """Non-finite gradient entries as 0. A sparse gradient (TensorFlow's IndexedSlices, e.g. from an Embedding)
+    stays sparse, so the base optimizer treats it exactly as it would without tfquant."""
+    if hasattr(gradient, "indices") and hasattr(gradient, "values") and hasattr(gradient, "dense_shape"):
+        values = gradient.values
+        return type(gradient)(ops.where(ops.isfinite(values), values, 0.0), gradient.indices, gradient.dense_shape)
+    gradient = ops.convert_to_tensor(gradient)
+    return ops.where(ops.isfinite(gradient), gradient, 0.0)
+
+
+def _values_exist(variables):
+    """False only for TensorFlow variables created in the tf.function being traced, not yet initialized."""
+    if keras.backend.backend() != "tensorflow":
+        return True
+    import tensorflow as tf
+
+    with tf.init_scope():
+        for variable in variables:
+            variable = getattr(variable, "value", variable)
+            if hasattr(variable, "is_initialized") and not bool(variable.is_initialized()):
+                return False
+    return True
+
+
 def _outside_traced_function():
     """Build-time assignments run once, now, instead of becoming ops of the function being traced.
 
@@ -271,6 +322,13 @@ def _outside_traced_function():
 
         return tf.init_scope()
     return contextlib.nullcontext()
+
+
+def _default_seed():
+    """A seed drawn as Keras draws its own (`keras.random.SeedGenerator()` without a seed): from Python's global
+    RNG, which `keras.utils.set_random_seed(s)` seeds, so that call fixes SR's noise too. Every process of a
+    multi-process run must get the same seed: call set_random_seed with the same value on each, or pass seed=."""
+    return random.randint(1, int(1e9))
 
 
 def _check_seed(seed):
@@ -323,10 +381,14 @@ def quantized(optimizer_class, method):
         raise ValueError(f"method={method!r} is not one of 'bc' (BinaryConnect), 'sr' (stochastic rounding), 'r'.")
     if not (isinstance(optimizer_class, type) and issubclass(optimizer_class, keras.optimizers.Optimizer)):
         raise ValueError(
-            f"quantized() takes a Keras optimizer class such as keras.optimizers.Adam, got {optimizer_class!r}."
+            "quantized() takes a Keras optimizer class: pass e.g. keras.optimizers.Adam (the class, not a name "
+            f"or an instance), got {optimizer_class!r}."
         )
     if issubclass(optimizer_class, QuantizedOptimizer):
-        raise ValueError(f"{optimizer_class.__name__} already quantizes ({METHODS[optimizer_class.method]}).")
+        raise ValueError(
+            f"{optimizer_class.__name__} already quantizes ({METHODS[optimizer_class.method]}): pass its base class, "
+            f"e.g. tfquant.quantized(keras.optimizers.Adam, {key!r})."
+        )
     if issubclass(optimizer_class, keras.optimizers.LossScaleOptimizer):
         raise ValueError(
             "Wrap the other way round: keras.optimizers.LossScaleOptimizer(tfquant.BCAdam(...))."

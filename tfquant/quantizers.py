@@ -17,7 +17,10 @@ moves a grid point k >= 1 to k + 1 when ``k + u`` rounds up to k + 1 in float32.
 """
 
 import keras
+import numpy as np
 from keras import ops
+
+from tfquant import kernels
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -72,12 +75,14 @@ def binarize_stochastic(w, delta, noise):
     return ops.cast(ops.where(ops.convert_to_tensor(noise) < p, delta, -delta), w.dtype)
 
 
-def channel_scale(w):
-    """BWN scale: mean |w| over every axis but the last (the output channel of Keras conv/dense kernels)."""
+def channel_scale(w, channel_axes=(-1,)):
+    """BWN scale: mean |w| per output channel, i.e. over every axis not in `channel_axes` (kept as size-1
+    axes so the result broadcasts against `w`). `tfquant.kernels.output_channel_axes` gives a Keras layer's
+    channel axes; the default, the last axis, is right for Dense and (non-transposed, non-depthwise) Conv."""
     w = ops.convert_to_tensor(w)
     if len(w.shape) < 2:
         return ops.mean(ops.abs(w))
-    return ops.mean(ops.abs(w), axis=tuple(range(len(w.shape) - 1)))
+    return ops.mean(ops.abs(w), axis=kernels.reduction_axes(len(w.shape), channel_axes), keepdims=True)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -106,16 +111,21 @@ class Quantizer:
         return type(self) is type(other) and self.get_config() == other.get_config()
 
     def __hash__(self):
-        return hash((type(self).__name__, tuple(sorted(self.get_config().items()))))
+        return hash((type(self).__name__, repr(sorted(self.get_config().items()))))
 
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
 
 
+MAX_BITS = 24  # float32 holds every integer up to 2**24 exactly: finer grids cannot be stored
+
+
 def _check_delta(delta):
-    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0:
-        raise ValueError(f"`delta` must be a positive number (the grid step), got delta={delta!r}.")
+    if isinstance(delta, bool) or not isinstance(delta, (int, float, np.floating, np.integer)):
+        raise ValueError(f"`delta` must be a positive finite number (the grid step), got delta={delta!r}.")
+    if not 0 < float(delta) < float("inf"):
+        raise ValueError(f"`delta` must be a positive finite number (the grid step), got delta={delta!r}.")
     return float(delta)
 
 
@@ -154,9 +164,9 @@ class Uniform(Quantizer):
 
     def __init__(self, delta, bits=None):
         self.delta = _check_delta(delta)
-        if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or bits < 2):
+        if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= MAX_BITS):
             raise ValueError(
-                f"`bits` must be an integer >= 2 or None (unbounded grid), got bits={bits!r}. "
+                f"`bits` must be an integer from 2 to {MAX_BITS} or None (unbounded grid), got bits={bits!r}. "
                 "For 1 bit use tfquant.Binary(delta)."
             )
         self.bits = bits
@@ -195,7 +205,11 @@ class Uniform(Quantizer):
 @keras.saving.register_keras_serializable(package="tfquant")
 class ScaledBinary(Quantizer):
     """Per-output-channel scaled binary (BWN, Rastegari et al. 2016): ``Q(w) = s_c * sign(w)``,
-    ``s_c = mean |w|`` over the kernel entries of output channel ``c`` (the last axis).
+    ``s_c = mean |w|`` over the kernel entries of output channel ``c``.
+
+    `channel_axes` are the kernel's output-channel axes (`tfquant.kernels.output_channel_axes`); None means
+    "as tagged on the variable by `tfquant.kernels.tag_channel_axes` or `tfquant.quantize_weights`, else the
+    last axis" (right for Dense and Conv; DepthwiseConv and ConvTranspose kernels need the tag).
 
     Meant for BC, where `w` is the full-precision buffer: the scale follows the buffer's magnitude, so the
     buffer is not clipped. Stochastic rounding binarizes ``w / s_c`` as `Binary(1)` does, then rescales.
@@ -203,16 +217,30 @@ class ScaledBinary(Quantizer):
 
     bits = 1
 
-    def __init__(self):
-        pass
+    def __init__(self, channel_axes=None):
+        if channel_axes is not None:
+            if isinstance(channel_axes, int) and not isinstance(channel_axes, bool):
+                channel_axes = (channel_axes,)
+            if not (isinstance(channel_axes, (tuple, list)) and channel_axes
+                    and all(isinstance(a, int) and not isinstance(a, bool) for a in channel_axes)):
+                raise ValueError(
+                    f"`channel_axes` must be None or a tuple of ints (the kernel's output-channel axes, see "
+                    f"tfquant.kernels.output_channel_axes), got channel_axes={channel_axes!r}."
+                )
+            channel_axes = tuple(channel_axes)
+        self.channel_axes = channel_axes
+
+    @property
+    def _axes(self):
+        return self.channel_axes or (-1,)
 
     def deterministic(self, w):
         w = ops.convert_to_tensor(w)
-        return binarize_deterministic(w, 1.0) * channel_scale(w)
+        return binarize_deterministic(w, 1.0) * channel_scale(w, self._axes)
 
     def stochastic(self, w, noise):
         w = ops.convert_to_tensor(w)
-        scale = channel_scale(w)
+        scale = channel_scale(w, self._axes)
         return binarize_stochastic(w / ops.maximum(scale, 1e-12), 1.0, noise) * scale
 
     def clip(self, w):
@@ -224,11 +252,47 @@ class ScaledBinary(Quantizer):
         if len(w.shape) < 2:
             peak = ops.max(magnitude)
         else:
-            peak = ops.max(magnitude, axis=tuple(range(len(w.shape) - 1)))
+            peak = ops.max(magnitude, axis=kernels.reduction_axes(len(w.shape), self._axes), keepdims=True)
         return ops.less_equal(ops.abs(magnitude - peak), 1e-6 * ops.maximum(peak, 1e-30))
 
     def get_config(self):
-        return {}
+        return {} if self.channel_axes is None else {"channel_axes": list(self.channel_axes)}
+
+
+def _shortest(x, float32):
+    """A float32 step as the decimal it was written as (0.05, not 0.05000000074505806)."""
+    return float(np.format_float_positional(np.float32(x))) if float32 else float(x)
+
+
+def detect(w, channel_axes=(-1,), max_bits=8):
+    """The grid the values `w` lie on, read from the values alone (no optimizer needed), or None.
+
+    * one magnitude ``Delta`` everywhere: `Binary(Delta)`;
+    * one magnitude per output channel (`channel_axes`): `ScaledBinary(channel_axes)`;
+    * integer multiples ``k * Delta`` of the smallest non-zero magnitude with ``|k| <= L``:
+      `Uniform(Delta, bits)`, ``bits = ceil(log2(2L + 1))``, if that is at most `max_bits`.
+
+    All zeros, or values on no such grid, give None (full precision).
+    """
+    float32 = np.asarray(w).dtype == np.float32
+    w = np.asarray(w, dtype="float64")
+    magnitude = np.abs(w)
+    if w.size == 0 or not np.all(np.isfinite(w)) or magnitude.max() == 0:
+        return None
+    if np.all(magnitude == magnitude.flat[0]):
+        return Binary(_shortest(magnitude.flat[0], float32))
+    if w.ndim >= 2:
+        axes = kernels.reduction_axes(w.ndim, channel_axes)
+        peak = magnitude.max(axis=axes, keepdims=True)
+        if np.all(peak > 0) and np.allclose(magnitude, peak, rtol=1e-6, atol=0):
+            return ScaledBinary(None if tuple(channel_axes) == (-1,) else tuple(channel_axes))
+    delta = _shortest(magnitude[magnitude > 0].min(), float32)
+    steps = w / delta
+    levels = int(np.round(np.abs(steps).max()))
+    bits = int(np.ceil(np.log2(2 * levels + 1)))
+    if bits > max_bits or not np.allclose(steps, np.round(steps), rtol=0, atol=1e-4):
+        return None
+    return Uniform(delta, bits=max(bits, 2))
 
 
 def get(identifier):

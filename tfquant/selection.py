@@ -4,8 +4,9 @@ A variable is chosen by, in this order:
 
 1. a per-layer tag set with `quantize_weights(layer, quantizer)` (or a custom layer setting
    ``variable.tfquant_quantizer``); a tag of ``None`` excludes the variable;
-2. the optimizer's ``quantize=`` rule: ``"conv"`` (conv kernels, the paper's choice), ``"all"`` (every float
-   variable the optimizer trains), a callable ``f(keras.Variable) -> bool | Quantizer``, or a dict
+2. the optimizer's ``quantize=`` rule: ``"conv"`` (conv kernels, the paper's choice), ``"kernels"`` (every
+   conv and dense kernel; no biases, batch-norm or embedding parameters), ``"all"`` (every float variable
+   the optimizer trains), a callable ``f(keras.Variable) -> bool | Quantizer``, or a dict
    ``{variable.path: Quantizer | None}`` (paths match on a trailing part, e.g. ``"conv1/kernel"``; a saved
    optimizer records its selection this way, so a reload selects exactly the same variables even when the
    tags or the callable are gone).
@@ -15,11 +16,23 @@ The selection is resolved once, in ``optimizer.build``, where variables still ca
 
 import warnings
 
+from tfquant import kernels
 from tfquant import quantizers as quantizers_lib
 
 TAG = "tfquant_quantizer"
 CONV_KERNEL_NAMES = ("kernel", "depthwise_kernel", "pointwise_kernel")
-RULES = ("conv", "all")
+RULES = ("conv", "kernels", "all")
+
+
+def path_of(variable):
+    """``variable.path`` of a `keras.Variable`; a raw ``tf.Variable`` has only a name (``"w:0"`` -> ``"w"``)."""
+    path = getattr(variable, "path", None)
+    return path if path is not None else str(variable.name).split(":")[0]
+
+
+def short_name(variable):
+    """The variable's own name, the last part of its path (``conv1/kernel`` -> ``kernel``)."""
+    return path_of(variable).rsplit("/", 1)[-1]
 
 
 def is_conv_kernel(variable):
@@ -27,7 +40,12 @@ def is_conv_kernel(variable):
 
     Dense kernels (rank 2), biases and batch-norm parameters (rank 1) are not.
     """
-    return variable.name in CONV_KERNEL_NAMES and len(variable.shape) >= 3
+    return short_name(variable) in CONV_KERNEL_NAMES and len(variable.shape) >= 3
+
+
+def is_kernel(variable):
+    """Conv kernels and Dense/EinsumDense kernels (rank >= 2); not biases, batch norm or embeddings."""
+    return short_name(variable) in CONV_KERNEL_NAMES and len(variable.shape) >= 2
 
 
 def _is_float(variable):
@@ -54,7 +72,9 @@ def quantize_weights(layer, quantizer, names=CONV_KERNEL_NAMES):
             f"{[v.name for v in layer.weights]}. Pass `names=` with the ones to quantize."
         )
     for variable in tagged:
-        setattr(variable, TAG, quantizer)
+        if len(variable.shape) >= 2:
+            setattr(variable, kernels.TAG, kernels.output_channel_axes(layer, short_name(variable)))
+        setattr(variable, TAG, _with_channel_axes(variable, quantizer))
     return layer
 
 
@@ -63,14 +83,21 @@ def check_rule(quantize):
     if isinstance(quantize, str):
         if quantize not in RULES:
             raise ValueError(
-                f"quantize={quantize!r} is not a known rule: use 'conv' (conv kernels), 'all' (every float "
-                "variable), a callable(variable) -> bool | Quantizer, or a dict {variable.path: Quantizer}."
+                f"quantize={quantize!r} is not a known rule: use 'conv' (conv kernels), 'kernels' (conv and "
+                "dense kernels), 'all' (every float variable), a callable(variable) -> bool | Quantizer, or a "
+                "dict {variable.path: Quantizer}."
             )
     elif isinstance(quantize, dict):
+        for path in quantize:
+            if not isinstance(path, str) or not path:
+                raise ValueError(
+                    f"quantize= dict keys must be variable paths such as 'conv1/kernel', got {path!r}."
+                )
         return {path: None if q is None else quantizers_lib.get(q) for path, q in quantize.items()}
     elif not callable(quantize):
         raise ValueError(
-            f"quantize= must be 'conv', 'all', a callable or a dict, got {type(quantize).__name__}: {quantize!r}."
+            f"quantize= must be 'conv', 'kernels', 'all', a callable or a dict, got "
+            f"{type(quantize).__name__}: {quantize!r}."
         )
     return quantize
 
@@ -79,7 +106,7 @@ def resolve(variables, quantize, default):
     """One quantizer (or None) per variable, by tag, then by the rule `quantize`; warns if none matched."""
     chosen = [_choose(v, quantize, default) for v in variables]
     if variables and not any(chosen):
-        names = ", ".join(f"{v.path} {tuple(v.shape)}" for v in variables[:12])
+        names = ", ".join(f"{path_of(v)} {tuple(v.shape)}" for v in variables[:12])
         warnings.warn(
             f"tfquant: quantize={quantize!r} matched none of the {len(variables)} trainable variables, so "
             f"this optimizer trains in full precision. Candidates: {names}. Use quantize='all', a callable, "
@@ -90,12 +117,27 @@ def resolve(variables, quantize, default):
 
 
 def _choose(variable, quantize, default):
+    return _with_channel_axes(variable, _rule_choice(variable, quantize, default))
+
+
+def _with_channel_axes(variable, quantizer):
+    """A ScaledBinary without explicit axes takes the kernel's output-channel axes tagged on the variable."""
+    axes = getattr(variable, kernels.TAG, None)
+    if isinstance(quantizer, quantizers_lib.ScaledBinary) and quantizer.channel_axes is None and axes:
+        return quantizers_lib.ScaledBinary(channel_axes=axes)
+    return quantizer
+
+
+def _rule_choice(variable, quantize, default):
     if hasattr(variable, TAG):
         return _checked(variable, getattr(variable, TAG), "its tag")
     if isinstance(quantize, dict):
-        return next((q for path, q in quantize.items() if _same_path(path, variable.path)), None)
+        choice = next((q for path, q in quantize.items() if _same_path(path, path_of(variable))), None)
+        return _checked(variable, choice, "quantize= (a dict)")
     if quantize == "conv":
         return default if is_conv_kernel(variable) and _is_float(variable) else None
+    if quantize == "kernels":
+        return default if is_kernel(variable) and _is_float(variable) else None
     if quantize == "all":
         return default if _is_float(variable) else None
     choice = quantize(variable)
@@ -115,7 +157,7 @@ def _same_path(a, b):
 def _checked(variable, quantizer, source):
     if quantizer is not None and not _is_float(variable):
         raise ValueError(
-            f"{source} selects '{variable.path}' of dtype {variable.dtype} for quantization, but only "
+            f"{source} selects '{path_of(variable)}' of dtype {variable.dtype} for quantization, but only "
             "floating-point variables can hold grid values. Exclude it from the selection."
         )
     return quantizer

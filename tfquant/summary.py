@@ -1,27 +1,64 @@
-"""`tfquant.summary(model)`: each quantized weight's grid, bit width and memory."""
+"""`tfquant.summary(model)`: each weight's grid, bit width and memory, and per-layer parameter counts by width.
+
+The grid of a weight comes from, in this order: the model's tfquant optimizer (what it quantizes), a per-layer
+tag (`tfquant.quantize_weights`), or, for conv and dense kernels, the values themselves
+(`tfquant.quantizers.detect`), so a model loaded with ``compile=False`` for deployment is described as the
+exporter sees it.
+"""
+
+import collections
 
 import numpy as np
 
-from tfquant import selection
+from tfquant import kernels, selection
+from tfquant import quantizers as quantizers_lib
 from tfquant.callbacks import quantizing_optimizer
 
 
-def _rows(model, optimizer):
+def _declared(model, optimizer):
     variables = model.trainable_variables
     if optimizer is None:
-        chosen = [getattr(v, selection.TAG, None) for v in variables]
-    elif optimizer.built:
-        chosen = [optimizer.quantizer_for(v) for v in variables]
-    else:
-        chosen = selection.resolve(variables, optimizer.quantize, optimizer.quantizer)
-    for variable, quantizer in zip(variables, chosen):
+        return [getattr(v, selection.TAG, None) for v in variables]
+    if optimizer.built:
+        return [optimizer.quantizer_for(v) for v in variables]
+    return selection.resolve(variables, optimizer.quantize, optimizer.quantizer)
+
+
+def _detected(variable):
+    if not selection.is_kernel(variable):
+        return None
+    axes = getattr(variable, kernels.TAG, None) or (-1,)
+    return quantizers_lib.detect(np.asarray(variable), axes)
+
+
+def _layer_of(model):
+    """Variable path -> the name of the layer that owns it (the innermost one)."""
+    owners = {}
+    layers = model._flatten_layers(include_self=False) if hasattr(model, "_flatten_layers") else model.layers
+    for layer in layers:
+        for variable in layer.trainable_variables:
+            owners[selection.path_of(variable)] = layer.name
+    return owners
+
+
+def rows(model, optimizer=None):
+    """One dict per trainable weight: weight, layer, shape, quantizer, source, bits, count, bytes, float_bytes."""
+    optimizer = optimizer if optimizer is not None else quantizing_optimizer(model)
+    owners = _layer_of(model)
+    for variable, quantizer in zip(model.trainable_variables, _declared(model, optimizer)):
+        source = "optimizer" if optimizer is not None else "tag"
+        if quantizer is None and optimizer is None:
+            quantizer, source = _detected(variable), "values"
         count = int(np.prod(variable.shape))
         float_bits = np.dtype(str(variable.dtype)).itemsize * 8
         bits = float_bits if quantizer is None or quantizer.bits is None else quantizer.bits
+        path = selection.path_of(variable)
         yield {
-            "weight": variable.path,
+            "weight": path,
+            "layer": owners.get(path, path.rsplit("/", 1)[0]),
             "shape": tuple(variable.shape),
             "quantizer": repr(quantizer) if quantizer is not None else "full precision",
+            "source": source if quantizer is not None else None,
             "bits": bits,
             "count": count,
             "bytes": count * bits / 8,
@@ -29,27 +66,45 @@ def _rows(model, optimizer):
         }
 
 
-def summary(model, optimizer=None, print_fn=print):
-    """Print and return a table of the trainable weights: quantizer, bits per weight and packed memory.
+def _width(bits):
+    return "1-bit" if bits == 1 else ("32-bit" if bits >= 32 else "k-bit")
 
-    `optimizer` defaults to ``model.optimizer``; without a tfquant optimizer only per-layer tags count.
-    Memory is what the weights need when stored at their bit width (per-channel scales not counted).
+
+def summary(model, optimizer=None, print_fn=print):
+    """Print and return (as `rows`) the trainable weights: quantizer, bits per weight and packed memory,
+    then, per layer, the parameter counts at 1 bit, at 2..16 bits (k-bit) and at 32 bits, with the memory
+    they need stored at those widths (larq.models.summary's table; per-channel scales not counted).
+
+    `optimizer` defaults to ``model.optimizer``; without a tfquant optimizer, tags count, and conv and dense
+    kernels are checked for a grid in their values.
     """
-    optimizer = optimizer if optimizer is not None else quantizing_optimizer(model)
-    rows = list(_rows(model, optimizer))
-    width = max([len(r["weight"]) for r in rows] + [6])
-    lines = [f"{'weight':<{width}}  {'shape':<18} {'quantizer':<30} {'bits':>4} {'memory':>12}"]
-    for r in rows:
+    table = list(rows(model, optimizer))
+    width = max([len(r["weight"]) for r in table] + [6])
+    lines = [f"{'weight':<{width}}  {'shape':<18} {'quantizer':<34} {'bits':>4} {'memory':>12}"]
+    for r in table:
         lines.append(
-            f"{r['weight']:<{width}}  {str(r['shape']):<18} {r['quantizer']:<30} {r['bits']:>4} "
-            f"{r['bytes'] / 1024:>9.1f} KiB"
+            f"{r['weight']:<{width}}  {str(r['shape']):<18} {r['quantizer']:<34} {r['bits']:>4} "
+            f"{r['bytes'] / 1024:>8.2f} KiB"
         )
-    total, total_float = sum(r["bytes"] for r in rows), sum(r["float_bytes"] for r in rows)
-    quantized = sum(r["count"] for r in rows if r["quantizer"] != "full precision")
+    per_layer = collections.OrderedDict()
+    for r in table:
+        counts = per_layer.setdefault(r["layer"], collections.Counter())
+        counts[_width(r["bits"])] += r["count"]
+        counts["bytes"] += r["bytes"]
+    name_width = max([len(name) for name in per_layer] + [5])
+    lines.append("")
+    lines.append(f"{'layer':<{name_width}}  {'# 1-bit':>10} {'# k-bit':>10} {'# 32-bit':>10} {'memory':>12}")
+    for name, counts in per_layer.items():
+        lines.append(
+            f"{name:<{name_width}}  {counts['1-bit']:>10} {counts['k-bit']:>10} {counts['32-bit']:>10} "
+            f"{counts['bytes'] / 1024:>8.2f} KiB"
+        )
+    total, total_float = sum(r["bytes"] for r in table), sum(r["float_bytes"] for r in table)
+    quantized = sum(r["count"] for r in table if r["quantizer"] != "full precision")
     lines.append(
-        f"{quantized} of {sum(r['count'] for r in rows)} weights quantized; "
+        f"{quantized} of {sum(r['count'] for r in table)} weights quantized; "
         f"{total / 1024:.1f} KiB against {total_float / 1024:.1f} KiB in float "
         f"({total_float / max(total, 1e-9):.1f}x smaller)"
     )
     print_fn("\n".join(lines))
-    return rows
+    return table

@@ -6,22 +6,22 @@ seeds) and the plots in ``docs/figures/``.
 
     nohup nice -n 5 python -m training.table1 > runs/table1.log 2>&1 &     # everything (70 minutes here)
     python -m training.table1 --report-only                                # tables and plots from finished runs
+    python -m training.table1 --report-only --publish                      # ... also into docs/figures/
 
 The configuration (VGG-9 at 1/4 width on 28x28x1, 30k training images, 8 epochs with the paper's learning
 rate drops scaled to 8 epochs: 0.01, /10 after epoch 4 and 6) is what fits here: see docs/REPRODUCTION.md.
 """
 
 import argparse
+import itertools
 import json
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from training import plots  # noqa: E402
+from tfquant import files
+from training import plots, provenance
 
 COMMON = ["--model", "vgg9", "--width", "0.25", "--dataset", "fashion_mnist", "--epochs", "8",
           "--train-subset", "30000", "--lr", "0.01", "--verbose", "2"]
@@ -94,7 +94,7 @@ def report(root, seeds, figures):
     if len(order) < len(ROWS):
         verdict = "not all rows have finished"
     else:
-        verdict = "holds" if all(a < b for a, b in zip(order, order[1:])) else "does NOT hold"
+        verdict = "holds" if all(a < b for a, b in itertools.pairwise(order)) else "does NOT hold"
     lines.append(f"\nPaper's ordering ADAM < BC < Big SR < SR < R on the means: {verdict}")
 
     lines += ["\n| SR-ADAM batch | test error (%) mean | ± std | seeds | changed since start, mean over conv layers (%) |",
@@ -138,13 +138,16 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--root", type=Path, default=Path("runs/table1"))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--figures", type=Path, default=Path("docs/figures"))
     p.add_argument("--report-only", action="store_true")
+    p.add_argument("--publish", action="store_true", help=f"write the plots into {provenance.FIGURES}/ too")
     args = p.parse_args(argv)
     if not args.report_only:
         run_all(args.root, args.seeds)
-    text = report(args.root, args.seeds, args.figures)
-    (args.root / "report.md").write_text(text + "\n")
+    for figures in [args.root / "figures"] + ([provenance.FIGURES] if args.publish else []):
+        text = report(args.root, args.seeds, figures)
+        record = provenance.record("training.table1", argv)
+        files.write_text(figures / "table1.json", json.dumps({"report": text, "provenance": record}, indent=1) + "\n")
+    files.write_text(args.root / "report.md", text + "\n")
     print(text)
 
 

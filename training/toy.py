@@ -18,26 +18,23 @@ leave every state. sigma = 3 is about the largest |f'| on the grid points of the
 The grid is Uniform(0.5, bits=5) = {-7.5, ..., 7.5}: the paper's finite-domain clipping keeps the a = 1
 chains (whose steps overshoot: |1 - 2a| = 1) inside the plotted range.
 
-    python -m training.toy                 # Fig. 2: docs/figures/fig2_toy.png and the table
-    python -m training.toy --quick         # a smaller run (the test uses it)
+    python -m training.toy                    # Fig. 2: runs/toy/fig2_toy.png, .json and the table
+    python -m training.toy --publish          # also into docs/figures/
+    python -m training.toy --quick --publish  # a smaller run (tests/core/test_toy.py reruns it)
 """
 
 import argparse
-import json
-import sys
-from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import keras
+import numpy as np
+import tensorflow as tf
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import keras  # noqa: E402
-
-import tfquant  # noqa: E402
+import tfquant
+from training import provenance
 
 DELTA, BITS, START, SIGMA = 0.5, 5, 4.0, 3.0
 ALPHAS = (1.0, 0.1, 0.01, 0.001)
+QUICK = (10_000, 50, (0.1, 0.01, 0.001))  # steps, chains, alphas of --quick (tests/core/test_toy.py)
 GRID = np.arange(-(2 ** (BITS - 1) - 1), 2 ** (BITS - 1)) * DELTA  # the 31 representable weights
 BASIN = 3.5  # the global minimum's basin is w >= 3.5
 
@@ -53,24 +50,37 @@ def grad_f(w):
     return tf.where(w < 1, 2 * w, tf.where(w < 3.5, 2 * (w - 2.5), 2 * (w - 4.75)))
 
 
-def histogram(method, alpha, steps, chains, seed=0, sigma=SIGMA):
-    """Counts of the quantized iterates over ``GRID`` after each of ``steps`` steps of ``chains`` chains."""
+def simulate(method, alpha, steps, chains, seed=0, sigma=SIGMA, burn_in=0):
+    """Runs ``chains`` chains for ``steps`` steps; over the steps after ``burn_in`` returns the counts of the
+    quantized iterates on ``GRID`` and, per chain, the mean of f and the share of iterates in the global basin
+    (the chains are independent, so the spread of these per-chain means gives a statistical tolerance)."""
     cls = {"sr": tfquant.SRSGD, "bc": tfquant.BCSGD}[method]
     opt = cls(learning_rate=alpha, quantizer=tfquant.Uniform(DELTA, bits=BITS), quantize="all", seed=seed)
     w = keras.Variable(np.full(chains, START, np.float32), name="w")
     opt.build([w])
     counts = tf.Variable(tf.zeros(len(GRID), tf.int64))
+    loss, basin = tf.Variable(tf.zeros(chains, tf.float64)), tf.Variable(tf.zeros(chains, tf.float64))
 
     @tf.function
     def run():
         for t in tf.range(steps):
             noise = tf.random.stateless_normal([chains], seed=tf.stack([seed, t]))
             opt.apply([grad_f(w.value) + sigma * noise], [w])
-            idx = tf.cast(tf.round(w.value / DELTA), tf.int32) + len(GRID) // 2
-            counts.assign_add(tf.math.bincount(idx, minlength=len(GRID), maxlength=len(GRID), dtype=tf.int64))
+            if t >= burn_in:
+                idx = tf.cast(tf.round(w.value / DELTA), tf.int32) + len(GRID) // 2
+                counts.assign_add(tf.math.bincount(idx, minlength=len(GRID), maxlength=len(GRID), dtype=tf.int64))
+                loss.assign_add(tf.cast(f(w.value), tf.float64))
+                basin.assign_add(tf.cast(w.value >= BASIN, tf.float64))
 
     run()
-    return counts.numpy()
+    kept = steps - burn_in
+    return {"counts": counts.numpy(), "chain_mean_loss": loss.numpy() / kept,
+            "chain_basin_share": basin.numpy() / kept}
+
+
+def histogram(method, alpha, steps, chains, seed=0, sigma=SIGMA):
+    """Counts of the quantized iterates over ``GRID`` after each of ``steps`` steps of ``chains`` chains."""
+    return simulate(method, alpha, steps, chains, seed, sigma)["counts"]
 
 
 def summarize(counts):
@@ -109,6 +119,10 @@ def plot(results, path):
     plt.close(fig)
 
 
+def _plot_saved(data, path):
+    plot({m: {float(a): np.asarray(c["counts"]) for a, c in r.items()} for m, r in data["results"].items()}, path)
+
+
 def table(results):
     lines = ["| α | BC mean loss | BC in global basin (%) | SR mean loss | SR in global basin (%) |",
              "|---|---|---|---|---|"]
@@ -124,18 +138,18 @@ def main(argv=None):
     p.add_argument("--steps", type=int, default=50_000, help="iterations per chain")
     p.add_argument("--chains", type=int, default=100, help="independent chains (entries of one variable)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quick", action="store_true", help="20k steps x 50 chains")
-    p.add_argument("--out", type=Path, default=Path("docs/figures"), help="folder for fig2_toy.png/json")
+    p.add_argument("--quick", action="store_true", help="10k steps x 50 chains, alpha 0.1, 0.01, 0.001 (the test's)")
+    provenance.add_output_arguments(p, "toy")
     args = p.parse_args(argv)
     tf.get_logger().setLevel("ERROR")  # each (method, alpha) traces its own loop: expected, not a problem
-    steps, chains = (20_000, 50) if args.quick else (args.steps, args.chains)
-    results = experiment(steps, chains, seed=args.seed)
-    args.out.mkdir(parents=True, exist_ok=True)
-    plot(results, args.out / "fig2_toy.png")
-    summary = {m: {str(a): summarize(c) for a, c in r.items()} for m, r in results.items()}
-    (args.out / "fig2_toy.json").write_text(json.dumps(summary, indent=1))
+    steps, chains, alphas = QUICK if args.quick else (args.steps, args.chains, ALPHAS)
+    results = experiment(steps, chains, alphas, seed=args.seed)
     print(f"{steps} steps x {chains} chains per (method, α); noise N(0, {SIGMA}^2); Δ = {DELTA}")
     print(table(results))
+    data = {"steps": steps, "chains": chains, "sigma": SIGMA, "delta": DELTA,
+            "results": {m: {str(a): {**summarize(c), "counts": c.tolist()} for a, c in r.items()}
+                        for m, r in results.items()}}
+    return provenance.save(args, "fig2_toy_quick" if args.quick else "fig2_toy", data, _plot_saved, "training.toy", argv)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,26 @@
 // Drive the demo in Debian's headless Chromium under a Pixel 7 viewport and print what it computed (JSON).
 //
-//   node tests/predict.mjs http://127.0.0.1:8000/ [/usr/bin/chromium]
+//   node tests/predict.mjs [URL [CHROMIUM]]        (npm test)
+//
+// Without a URL it starts `python3 serve.py --port 0` itself and stops it at the end.
 //
 // Output: {crossOriginIsolated, models: {name: [{prediction, probs, ms}, ...]}, tapped: {...}, file: {...},
-//          offline: {...}, benchmark: {...}, errors: [...]}. tests/test_android_demo.py checks it against
+//          offline: {...}, benchmark: {...}, expansion: {model[ expanded]: {p50, expandMs, compileMs,
+//          memoryBytes, downloadBytes}}, errors: [...]}. tests/test_android_demo.py checks it against
 // the Python LiteRT interpreter.
+import {spawn} from 'node:child_process';
 import {chromium} from 'playwright-core';
 
-const [url, executablePath = '/usr/bin/chromium'] = process.argv.slice(2);
-if (!url) { console.error('usage: node tests/predict.mjs URL [CHROMIUM]'); process.exit(2); }
+let [url, executablePath = '/usr/bin/chromium'] = process.argv.slice(2);
+let server = null;
+if (!url) {
+  server = spawn('python3', ['serve.py', '--port', '0'], {cwd: new URL('..', import.meta.url).pathname,
+                                                           stdio: ['ignore', 'pipe', 'inherit']});
+  url = await new Promise((resolve, reject) => {
+    server.stdout.on('data', chunk => { const m = /on (http:\/\/\S+\/)/.exec(String(chunk)); if (m) resolve(m[1]); });
+    server.on('exit', code => reject(new Error(`serve.py exited with ${code}`)));
+  });
+}
 
 const PIXEL_7 = {
   viewport: {width: 412, height: 915}, deviceScaleFactor: 2.625, isMobile: true, hasTouch: true,
@@ -52,6 +64,8 @@ try {
     result.benchmark[name] = await page.evaluate(() => window.demo.benchmark(50));
   }
 
+  result.expansion = await page.evaluate(() => window.demo.compareExpansion(50));
+
   // Offline: once the service worker controls the page and the cache holds what was fetched, reload
   // with the network cut and classify again.
   await page.evaluate(() => window.demo.offlineReady);
@@ -67,4 +81,5 @@ try {
   console.log(JSON.stringify(result));
 } finally {
   await browser.close();
+  if (server) server.kill();
 }

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from export import run_tflite
-from export.build_demo import DEMO_DIR, read_gallery
+from android_demo.build_demo import DEMO_DIR, read_gallery
 
 MODELS = DEMO_DIR / "models"
 MANIFEST = json.loads((MODELS / "models.json").read_text())
@@ -109,3 +109,71 @@ def test_file_input_classifies_a_photo(browser_run):
     images, labels = read_gallery(MODELS / "gallery.json")
     assert browser_run["file"]["prediction"] == MANIFEST["classes"][labels[0]]
     assert browser_run["file"]["confidence"].endswith("% confident")
+
+
+@pytest.mark.skipif(NODE is None or not (DEMO_DIR / "node_modules/flatbuffers").is_dir(),
+                    reason="needs node and android_demo/node_modules (npm ci in android_demo)")
+@pytest.mark.parametrize("name", ["packed", "packed-int8", "int8"])
+def test_js_expansion_equals_python_expansion(name, tmp_path):
+    """expand.js (what the page runs at load) folds the unpacking like tfquant.tflite.expand: the same
+    operators (XNNPACK partitions included) and bit-identical outputs on LiteRT."""
+    from tfquant.tflite import expand, interpreters
+    source = MODELS / f"{name}.tflite"
+    done = subprocess.run([NODE, "tests/expand_file.mjs", str(source), str(tmp_path / "js.tflite")], cwd=DEMO_DIR,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout)
+    js, python = (tmp_path / "js.tflite").read_bytes(), expand(source.read_bytes())
+    assert (summary["filters"] > 0) == name.startswith("packed")
+    images, _ = read_gallery(MODELS / "gallery.json")
+    x = ((images[:8, :, :, None] / 255.0 - MANIFEST["preprocess"]["mean"]) / MANIFEST["preprocess"]["std"]).astype(np.float32)
+
+    def ops(model):
+        return [d["op_name"] for d in interpreters.litert(model)._get_ops_details()]
+    assert ops(js) == ops(python)
+    np.testing.assert_array_equal(interpreters.run(js, x, "litert"), interpreters.run(python, x, "litert"))
+
+
+def test_packed_models_are_expanded_at_load(browser_run):
+    """The page compiles packed files expanded (1-bit download, int8-sized model in memory) and can
+    still load them as downloaded; the plain int8 file has nothing to expand."""
+    expansion = browser_run["expansion"]
+    for entry in MANIFEST["models"]:
+        name, packed = entry["name"], entry["name"].startswith("packed")
+        assert expansion[name]["downloadBytes"] == entry["bytes"] and not expansion[name]["expanded"]
+        assert (f"{name} expanded" in expansion) == packed
+        if packed:
+            assert expansion[f"{name} expanded"]["memoryBytes"] > entry["bytes"]
+            assert expansion[f"{name} expanded"]["expandMs"] >= 0
+
+
+def test_serve_chosen_models_folder(tmp_path):
+    """serve.py --models DIR serves the page's models/ from DIR; a folder without models.json is refused."""
+    import urllib.request
+    spec = importlib.util.spec_from_file_location("demo_serve", DEMO_DIR / "serve.py")
+    serve = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(serve)
+    if not (DEMO_DIR / "node_modules/@litertjs/core/wasm").is_dir():
+        pytest.skip("needs android_demo/node_modules (npm ci in android_demo)")
+    with pytest.raises(SystemExit, match="no models.json"):
+        serve.make_server("127.0.0.1", 0, tmp_path)
+    (tmp_path / "models.json").write_text('{"models": []}')
+    server = serve.make_server("127.0.0.1", 0, tmp_path)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/models/models.json") as response:
+            assert json.loads(response.read()) == {"models": []}
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_build_demo_writes_only_where_told(tmp_path, capsys):
+    """Without --publish the bundle goes to --out (default runs/demo-models) and the committed models and
+    icons are left alone."""
+    from android_demo import build_demo
+    committed = {p: p.read_bytes() for p in list(MODELS.iterdir()) + list((DEMO_DIR / "icons").iterdir())}
+    build_demo.main([f"int8={MODELS / 'int8.tflite'}", "--out", str(tmp_path / "bundle")])
+    assert sorted(p.name for p in (tmp_path / "bundle").iterdir()) == ["gallery.json", "int8.tflite", "models.json"]
+    assert "serve.py --models" in capsys.readouterr().out
+    assert {p: p.read_bytes() for p in committed} == committed

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from export import arm64_run, run_tflite
-from export.build_demo import DEMO_DIR, read_gallery
+from android_demo.build_demo import DEMO_DIR, read_gallery
 
 pytestmark = pytest.mark.slow
 MODELS = DEMO_DIR / "models"

@@ -1,5 +1,8 @@
-"""export/to_tflite.py: a model trained with tfquant's BC-Adam goes to a verified packed file."""
+"""tfquant-export (= export/to_tflite.py): a model trained with tfquant's BC-Adam goes to a verified packed
+file; a failure while writing leaves the files already there as they were."""
+import errno
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +12,7 @@ import numpy as np
 import pytest
 
 import tfquant
-from export import to_tflite
+from tfquant.cli import export as to_tflite
 from tfquant.tflite import interpreters
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +50,8 @@ def test_trained_model_to_verified_packed_file(trained):
     folder, model, x = trained
     done = subprocess.run([sys.executable, "export/to_tflite.py", str(folder / "model.keras"), "-o",
                            str(folder / "model.tflite"), "--format", "packed", "--report", str(folder / "r.json"),
-                           "--strict"], cwd=ROOT, capture_output=True, text=True)
+                           "--strict"], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr
     report = json.loads((folder / "r.json").read_text())
     assert [l["layer"] for l in report["layers"] if l["packed"]] == ["conv1", "conv2"]
@@ -82,6 +86,66 @@ def test_strict_refuses_a_non_binary_conv(tmp_path, capsys):
 
 def test_corrupted_file_exits_2(tmp_path, capsys):
     (tmp_path / "bad.keras").write_bytes(b"not a zip file")
-    with pytest.raises(SystemExit) as exit_info:
-        to_tflite.main([str(tmp_path / "bad.keras"), "-o", str(tmp_path / "x.tflite")])
-    assert exit_info.value.code == 2 and "cannot load" in capsys.readouterr().err
+    assert to_tflite.main([str(tmp_path / "bad.keras"), "-o", str(tmp_path / "x.tflite")]) == 2
+    assert "cannot load" in capsys.readouterr().err
+
+
+def test_a_write_failing_partway_leaves_every_old_output(trained, tmp_path, capsys, monkeypatch):
+    """The disk fills while the report (the last output) is written: the model, report and C array already
+    there keep their old bytes, and no temporary file is left behind."""
+    import tfquant.tflite as tflite
+
+    folder, _, _ = trained
+    outputs = {name: tmp_path / name for name in ("m.tflite", "r.json", "m.cc", "m.h")}
+    for name, path in outputs.items():
+        path.write_bytes(f"old {name}".encode())
+
+    def disk_full(report, path):
+        Path(path).write_bytes(b"{half a rep")
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(tflite.report, "to_json", disk_full)
+    code = to_tflite.main([str(folder / "model.keras"), "-o", str(outputs["m.tflite"]), "--report",
+                           str(outputs["r.json"]), "--c-array", str(outputs["m.cc"])])
+    err = capsys.readouterr().err
+    assert code == 2 and "No space left on device" in err and "Traceback" not in err
+    assert {name: path.read_bytes() for name, path in outputs.items()} == \
+        {name: f"old {name}".encode() for name in outputs}
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(outputs)
+
+
+FILE_SIZE_LIMIT = """
+import resource, signal, sys
+from tfquant import files
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write then fails with EFBIG instead of killing us
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+path, big = sys.argv[1], bytes(10000)
+
+
+def staged(p):
+    with files.staged(p) as (temporary,):
+        open(temporary, "wb").write(big)
+
+
+writers = [lambda p: files.write_bytes(p, big), lambda p: files.write_text(p, "x" * len(big)),
+           lambda p: files.replace_with(p, lambda t: open(t, "wb").write(big)), staged]
+failed = 0
+for write in writers:
+    try:
+        write(path)
+    except OSError as error:
+        failed += error.errno == 27  # EFBIG: File too large
+print(failed)
+"""
+
+
+def test_the_atomic_writers_survive_a_file_size_limit(tmp_path):
+    """A real failing write (RLIMIT_FSIZE, in a subprocess): each writer raises and the old file stays."""
+    old = tmp_path / "model.tflite"
+    old.write_bytes(b"old model")
+    done = subprocess.run([sys.executable, "-c", FILE_SIZE_LIMIT, str(old)], cwd=ROOT, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.stdout.strip() == "4", done.stderr
+    assert old.read_bytes() == b"old model"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.tflite"]  # no temporary left behind

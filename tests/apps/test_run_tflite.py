@@ -1,4 +1,5 @@
-"""export/run_tflite.py: the self-contained on-device runner, on the demo's bundled models and gallery."""
+"""The on-device runner (tfquant-run, tfquant/cli/run.py; export/run_tflite.py is its documented wrapper),
+on the demo's bundled models and gallery."""
 import json
 import os
 import subprocess
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from export import run_tflite
-from export.build_demo import DEMO_DIR, read_gallery, write_png
+from android_demo.build_demo import DEMO_DIR, read_gallery, write_png
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = DEMO_DIR / "models"
@@ -17,6 +18,7 @@ MANIFEST = json.loads((MODELS / "models.json").read_text())
 PREPROCESS = MANIFEST["preprocess"]
 NAMES = [m["name"] for m in MANIFEST["models"]]
 TFLITE_RUNTIME_PYTHON = ROOT / ".venv-tflite-runtime" / "bin" / "python"
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}  # this checkout's tfquant
 
 
 @pytest.fixture(scope="module")
@@ -64,17 +66,19 @@ def test_repeated_invokes_give_the_same_answer(gallery):
 @pytest.mark.tflite_runtime
 @pytest.mark.skipif(not TFLITE_RUNTIME_PYTHON.exists(), reason="no .venv-tflite-runtime (tflite-runtime needs numpy<2)")
 def test_cli_under_tflite_runtime(gallery, litert_results, tmp_path):
-    """The file alone, in a venv with only numpy<2 + tflite-runtime: no tfquant, TensorFlow or keras."""
+    """In a venv with only numpy<2 + tflite-runtime (no TensorFlow, keras or flatbuffers): the runner runs,
+    says that it could check only the file identifier, and classifies as LiteRT does."""
     images, labels = gallery
     np.savez(tmp_path / "gallery.npz", x=images, y=labels)
     name = NAMES[0]
-    done = subprocess.run([str(TFLITE_RUNTIME_PYTHON), str(ROOT / "export" / "run_tflite.py"),
+    done = subprocess.run([str(TFLITE_RUNTIME_PYTHON), "-m", "tfquant.cli.run",
                            str(MODELS / f"{name}.tflite"), str(tmp_path / "gallery.npz"),
                            "--mean", str(PREPROCESS["mean"]), "--std", str(PREPROCESS["std"]),
                            "--json", str(tmp_path / "out.json")],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120, env=ENV)
     assert done.returncode == 0, done.stderr
-    assert "interpreter tflite_runtime" in done.stdout and "p99" in done.stdout
+    assert "interpreter tflite-runtime" in done.stdout and "p99" in done.stdout
+    assert "integrity not checked beyond the file identifier" in done.stderr
     out = json.loads((tmp_path / "out.json").read_text())
     np.testing.assert_array_equal(out["predictions"], litert_results[name]["predictions"])
     assert out["accuracy"] == pytest.approx(litert_results[name]["accuracy"])
@@ -85,7 +89,7 @@ def test_cli_prints_accuracy_and_percentiles(gallery, tmp_path):
     np.savez(tmp_path / "g.npz", x=images, y=labels)
     done = subprocess.run([sys.executable, str(ROOT / "export" / "run_tflite.py"), str(MODELS / f"{NAMES[-1]}.tflite"),
                            str(tmp_path / "g.npz"), "--interpreter", "litert", "--show", "3"],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=ENV)
     assert done.returncode == 0, done.stderr
     assert "interpreter litert, 24 images" in done.stdout
     assert "accuracy " in done.stdout and "p50" in done.stdout and "p90" in done.stdout
@@ -94,28 +98,23 @@ def test_cli_prints_accuracy_and_percentiles(gallery, tmp_path):
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if n.startswith("packed")])
-def test_cli_expand_with_the_fold_files_copied_alone(name, gallery, litert_results, tmp_path):
-    """run_tflite.py + fold.py + flatbuffer.py copied alone, TensorFlow blocked: --expand folds the packed
-    file at load and classifies as the packed file does."""
+def test_packed_files_are_expanded_by_default_off_tflm(name, gallery, litert_results):
+    """On LiteRT a packed file is folded at load by default (XNNPACK speed) and classifies as with the
+    in-graph unpacking (--no-expand); on TFLite Micro it is not expanded unless asked."""
     images, labels = gallery
-    np.savez(tmp_path / "g.npz", x=images, y=labels)
-    for path in (ROOT / "export" / "run_tflite.py", ROOT / "tfquant" / "tflite" / "fold.py",
-                 ROOT / "tfquant" / "tflite" / "flatbuffer.py"):
-        (tmp_path / path.name).write_bytes(path.read_bytes())
-    argv = ["run_tflite.py", str(MODELS / f"{name}.tflite"), "g.npz", "--interpreter", "litert", "--expand",
-            "--mean", str(PREPROCESS["mean"]), "--std", str(PREPROCESS["std"]), "--json", "out.json"]
-    code = f"import sys, runpy; sys.modules['tensorflow'] = None; sys.argv = {argv!r}; runpy.run_path('run_tflite.py', run_name='__main__')"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert "loaded and expanded in" in done.stdout
-    out = json.loads((tmp_path / "out.json").read_text())
-    np.testing.assert_array_equal(out["predictions"], litert_results[name]["predictions"])
-    np.testing.assert_allclose(out["probabilities"], litert_results[name]["probabilities"], atol=8 / 256)
+    model = MODELS / f"{name}.tflite"
+    kept = run_tflite.run(model, images, labels, "litert", expand=False, **PREPROCESS)
+    assert litert_results[name]["expanded"] and not kept["expanded"]
+    np.testing.assert_array_equal(kept["predictions"], litert_results[name]["predictions"])
+    np.testing.assert_allclose(kept["probabilities"], litert_results[name]["probabilities"], atol=8 / 256)
+    assert not run_tflite.run(model, images[:2], interpreter="tflm", **PREPROCESS)["expanded"]
+    assert run_tflite.run(model, images[:2], interpreter="tflm", expand=True, **PREPROCESS)["expanded"]
 
-def test_module_imports_only_numpy_and_stdlib():
-    code = ("import sys; sys.path.insert(0, 'export'); import run_tflite; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'tfquant', 'jax', 'PIL'}))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+
+def test_runner_imports_no_tensorflow_or_keras():
+    code = ("import sys; import tfquant.cli.run; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'jax', 'PIL'}))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60, env=ENV)
     assert done.stdout.strip() == "[]", done.stderr
 
 
@@ -162,7 +161,6 @@ def test_bad_inputs_have_clear_errors(gallery, tmp_path):
 
 def test_cli_exit_message_for_bad_input(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "export" / "run_tflite.py"), str(MODELS / f"{NAMES[0]}.tflite"),
-                           str(tmp_path / "nothing.npz")], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    assert done.returncode != 0
-    assert "Traceback" not in done.stderr
+                           str(tmp_path / "nothing.npz")], capture_output=True, text=True, timeout=60, env=ENV)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and done.stderr.count("error:") == 1

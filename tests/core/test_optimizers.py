@@ -236,7 +236,7 @@ def test_use_ema_averages_the_buffer_and_ends_on_the_grid():
         average = optimizer._model_variables_moving_average[optimizer._get_variable_index(kernel)]
         np.testing.assert_allclose(value(optimizer.full_precision(kernel)), value(average), rtol=1e-6)
     with pytest.raises(ValueError, match="ema_overwrite_frequency"):
-        tfquant.BCAdam(use_ema=True, ema_overwrite_frequency=10)
+        tfquant.BCAdam(use_ema=True, ema_overwrite_frequency=10).build(conv_kernels(small_cnn()))
 
 
 def test_loss_scale_optimizer_with_mixed_precision():
@@ -308,25 +308,15 @@ def test_integer_variables_cannot_be_selected():
         tfquant.BCAdam(quantize=lambda v: True).build([floats, counter])
 
 
-# -- bad input ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    "make,match",
-    [
-        (lambda: tfquant.quantized(keras.optimizers.Adam, "xnor"), "method"),
-        (lambda: tfquant.quantized("Adam", "bc"), "Keras optimizer class"),
-        (lambda: tfquant.quantized(tfquant.BCAdam, "sr"), "already quantizes"),
-        (lambda: tfquant.SRAdam(rounding="deterministic"), "rounding"),
-        (lambda: tfquant.BCAdam(rounding="nearest"), "rounding"),
-        (lambda: tfquant.BCAdam(seed="7"), "seed"),
-        (lambda: tfquant.SRAdam(quantizer=tfquant.ScaledBinary()), "BC"),
-        (lambda: tfquant.BCAdam(quantize="convs"), "quantize"),
-        (lambda: tfquant.BCAdam(quantize=3), "quantize"),
-        (lambda: tfquant.BCAdam(quantizer="ternary"), "Unknown quantizer"),
-    ],
-)
-def test_bad_arguments_are_refused_with_a_fix(make, match):
-    with pytest.raises(ValueError, match=match):
-        make()
+# -- bad input (constructors: tests/core/test_bad_arguments.py) ------------------------------------------------
+def test_set_random_seed_fixes_the_default_sr_seed():
+    """seed=None draws from the RNG keras.utils.set_random_seed seeds, as Keras's own seed generators do."""
+    keras.utils.set_random_seed(11)
+    first = tfquant.SRAdam().seed
+    keras.utils.set_random_seed(11)
+    assert tfquant.SRAdam().seed == first
+    keras.utils.set_random_seed(12)
+    assert tfquant.SRAdam().seed != first
 
 
 def test_full_precision_errors_say_why():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from export.build_demo import DEMO_DIR, read_gallery
+from android_demo.build_demo import DEMO_DIR, read_gallery
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = DEMO_DIR / "models"

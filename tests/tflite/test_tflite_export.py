@@ -61,11 +61,12 @@ def test_every_odd_filter_is_packed(exported):
     assert any(l["weights"] % 8 for l in layers.values())
 
 
-def test_per_tensor_int8_dense_is_kept_with_reason(exported):
-    """int8 dense layers are quantized per tensor (for tflite-runtime), so ±s_c channels are not ±q0."""
+def test_per_tensor_int8_dense_packs_too(exported):
+    """int8 dense layers are quantized per tensor (for tflite-runtime), so a batch-norm-folded binary
+    row c is ±q_c: it packs as signs times q_c, like every filter of the float format."""
     dense = next(l for l in exported["packed-int8"]["layers"] if l["layer"] == "dense")
-    assert not dense["packed"] and "±q0" in dense["reason"]
-    assert exported["packed-int8"]["not_packed"] == ["dense"]
+    assert dense["packed"] and dense["stored_as"] == "1-bit"
+    assert exported["packed-int8"]["not_packed"] == []
 
 
 def test_int4_stores_conv_filters_at_four_bits(exported):

@@ -62,7 +62,7 @@ def test_c_array_round_trip(files, tmp_path):
     body = text[text.index("{") + 1:text.index("};")]
     assert bytes(int(b, 16) for b in body.replace(",", " ").split()) == data
     assert f"g_model_len = {len(data)};" in text and "alignas(16)" in text
-    assert f"kTensorArenaSize = {files[0]['packed-int8']['tflm_arena_bytes']};" in header.read_text()
+    assert f"g_model_arena_size = {files[0]['packed-int8']['tflm_arena_bytes']};" in header.read_text()
 
 
 @pytest.mark.tflite_runtime

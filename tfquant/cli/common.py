@@ -58,6 +58,11 @@ def non_negative_int(text):
     return _number(int, text, 0, inclusive=True)
 
 
+def finite_float(text):
+    """Any finite number."""
+    return _number(float, text, float("-inf"), inclusive=False)
+
+
 def positive_float(text):
     """A finite number > 0."""
     return _number(float, text, 0.0, inclusive=False)

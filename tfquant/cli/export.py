@@ -11,7 +11,9 @@ all together: a failed export leaves existing files as they were. Exit status (`
 """
 
 import argparse
+import re
 import sys
+import warnings
 from pathlib import Path
 
 from tfquant.cli import common
@@ -36,10 +38,19 @@ def build_parser():
     p.add_argument("--calibration", type=common.existing_file, default=None,
                    help="a .npy array (N, ...) of real, normalised inputs: the int8 formats' activation "
                         "ranges and the verification inputs (required by int8, int4, packed-int8)")
+    p.add_argument("--mean", type=common.finite_float, default=None,
+                   help="the model's input is x = (p/255 - mean)/std for 8-bit pixels p: recorded in the file, "
+                        "so that tfquant-run normalises by itself (give --std too)")
+    p.add_argument("--std", type=common.positive_float, default=None, help="see --mean")
+    p.add_argument("--no-normalization", action="store_true",
+                   help="the model's input is p/255 as it is (recorded as 'none'); default: unknown")
     p.add_argument("--report", type=common.output_file, default=None, help="also write the report as JSON here")
     p.add_argument("--strict", action="store_true", help="fail if a conv filter cannot take the compact form")
     p.add_argument("--c-array", type=common.output_file, default=None,
                    help="also write the model as a C array for TFLite Micro: this .cc and the .h beside it")
+    p.add_argument("--c-name", default="g_model",
+                   help="name of the C array in --c-array, also the prefix of its arena size, op resolver type and "
+                        "op-registration function in the .h (default g_model)")
     p.add_argument("--tflm-arena", action="store_true",
                    help="find TFLite Micro's minimum arena (printed, and written into the C array's .h)")
     return common.add_common_arguments(p)
@@ -56,6 +67,8 @@ def outputs(args):
         if args.c_array.suffix != ".cc":
             raise common.BadInput(f"--c-array {args.c_array}: give a .cc file name (the .h is written beside it)")
         written += [args.c_array, common.output_file(str(args.c_array.with_suffix(".h")))]
+    if not re.fullmatch(r"[A-Za-z_]\w*", args.c_name):
+        raise common.BadInput(f"--c-name {args.c_name!r} is not a C identifier: use letters, digits and _ (e.g. g_model)")
     inputs = {args.model.resolve(): "the model", **({args.calibration.resolve(): "--calibration"}
                                                     if args.calibration else {})}
     seen = {}
@@ -70,38 +83,29 @@ def outputs(args):
     return written
 
 
+def normalization(args):
+    """What --mean/--std/--no-normalization record: (mean, std), "none", or None (unknown)."""
+    if (args.mean is None) != (args.std is None):
+        raise common.BadInput("--mean and --std go together: give both (or neither)")
+    if args.no_normalization and args.mean is not None:
+        raise common.BadInput("--no-normalization contradicts --mean/--std: give one or the other")
+    return "none" if args.no_normalization else None if args.mean is None else (args.mean, args.std)
+
+
 def _default_folder():
     folder = Path("runs") / "export"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
-def load_calibration(path):
-    """The array in a .npy file, refused unless it holds numbers (no pickles, strings or text files)."""
-    import numpy as np
-
-    try:
-        array = np.load(path, allow_pickle=False)
-    except ValueError as error:  # pickled objects, or not a .npy file at all
-        raise common.BadInput(f"--calibration {path} is not a numeric .npy array ({error}); save one with "
-                              "numpy.save(path, inputs.astype('float32'))") from None
-    except (OSError, EOFError) as error:
-        raise common.BadInput(f"--calibration {path} cannot be read ({error})") from None
-    if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
-        kind = type(array).__name__ if not isinstance(array, np.ndarray) else f"dtype {array.dtype}"
-        raise common.BadInput(f"--calibration {path} holds {kind}, not numbers; save a float32 array of "
-                              "inputs shaped (N, ...) like the model's input")
-    return array
-
-
 def load_model(path):
     """The Keras model in `path`, without its optimizer, tfquant's classes registered."""
     import keras
 
-    import tfquant.initializers  # noqa: F401 - these imports register tfquant's Keras classes
-    import tfquant.models  # noqa: F401
-    import tfquant.optimizers  # noqa: F401
-    import tfquant.quantizers  # noqa: F401
+    import tfquant
+    import tfquant.models  # registers the zoo's own layers (ShortcutA)
+
+    tfquant.register()
 
     try:
         return keras.models.load_model(path, compile=False)
@@ -121,28 +125,38 @@ def _retarget(report, moves):
 
 
 def _main(args):
+    normalization(args)
     written = outputs(args)
     if args.format in INT8_FORMATS and args.calibration is None:
         raise common.BadInput(f"format {args.format} needs --calibration INPUTS.npy (real inputs for the "
                               "activation ranges), or choose --format float32 or packed")
-    calibration = load_calibration(args.calibration) if args.calibration else None
-    model = load_model(args.model)
-
     import json
 
     import tfquant.tflite as tflite
+
+    try:
+        calibration = tflite.load_calibration(args.calibration) if args.calibration else None
+    except tflite.ExportError as error:
+        raise common.BadInput(str(error)) from None
+    model = load_model(args.model)
 
     with staged_outputs(*written) as staged:
         moves = dict(zip(map(str, staged), map(str, written)))
         c_array = staged[written.index(args.c_array)] if args.c_array else None
         try:
-            report = tflite.export(model, staged[0], format=args.format, calibration=calibration,
-                                   strict=args.strict, tflm_arena=args.tflm_arena, c_array_path=c_array)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", tflite.ExportWarning)
+                report = tflite.export(model, staged[0], format=args.format, calibration=calibration,
+                                       strict=args.strict, tflm_arena=args.tflm_arena, c_array_path=c_array,
+                                       normalization=normalization(args), c_name=args.c_name)
         except tflite.VerificationError as error:
             print(json.dumps(error.figures, indent=2), file=sys.stderr)
             raise common.CheckFailed(f"{error} (nothing was written)") from None
         except tflite.ExportError as error:
             raise common.BadInput(str(error)) from None
+        for warning in caught:
+            if issubclass(warning.category, tflite.ExportWarning):
+                print(f"warning: {warning.message}", file=sys.stderr)
         report = _retarget(report, moves)
         if args.report is not None:
             tflite.report.to_json(report, staged[1])

@@ -258,7 +258,10 @@ def _expanded(data, source):
 
 
 def _is_packed(record, data):
-    """True for a packed file: its metadata says so, or (no metadata) its graph unpacks sign bits."""
+    """True for a packed file: its metadata says so, or (no metadata) its graph unpacks sign bits.
+    False where the file cannot be read (no flatbuffers or schema here), since it cannot be folded either."""
+    if record["checksum"] == "not checked":
+        return False
     if record.get("format"):
         return str(record["format"]).startswith("packed")
     from tfquant.tflite import flatbuffer as fb
@@ -335,6 +338,9 @@ def run(model_path, images, labels=None, interpreter="auto", mean=None, std=None
                       "(the training set's statistics of p/255), or re-export with the normalisation",
                       RunnerWarning, stacklevel=2)
     name = choose_interpreter(interpreter)
+    if expand and record["checksum"] == "not checked":
+        raise RunnerError("--expand needs flatbuffers and a TFLite schema here (`pip install flatbuffers "
+                          "ai-edge-litert` or tflite-micro); or run without --expand")
     expanded = (name != "tflm" if expand is None else expand) and _is_packed(record, data)
     model = open_interpreter(_expanded(data, source) if expanded else data, name, threads, arena_kb)
     load_ms = 1e3 * (time.perf_counter() - start)

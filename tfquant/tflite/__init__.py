@@ -27,8 +27,8 @@ import importlib
 from .errors import ExportError, VerificationError
 from .formats import INT8_FORMATS, NAMES as FORMATS
 
-_SUBMODULES = ("arrays", "binary_kernels", "c_array", "calibration", "convert", "exporter", "filters", "flatbuffer", "fold",
-               "formats", "hazards", "int4", "integrity", "interpreters", "pack", "report", "verify")
+_SUBMODULES = ("arrays", "binary_kernels", "c_array", "calibration", "convert", "exporter", "filters", "flatbuffer",
+               "fold", "formats", "hazards", "int4", "integrity", "interpreters", "pack", "report", "verify")
 _ATTRIBUTES = {"export": "exporter", "ExportWarning": "exporter", "expand": "fold", "report_text": "report",
                "validate_calibration": "calibration", "load_calibration": "calibration",
                "DamagedModel": "integrity", "check_file": "integrity"}

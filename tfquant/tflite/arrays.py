@@ -1,5 +1,6 @@
 """Load NumPy files given by users, safely: never unpickle, and say what a file is when it is not one."""
 import pathlib
+import zipfile
 
 import numpy as np
 
@@ -26,5 +27,5 @@ def load(path, what="the array"):
             raise NotAnArray(f"{path} holds Python objects, not numbers; save {what} as numbers: "
                              "np.save(path, np.asarray(x, dtype=np.float32))") from error
         raise NotAnArray(f"{path} is a damaged NumPy file ({error}); save {what} again") from error
-    except (OSError, EOFError) as error:
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
         raise NotAnArray(f"{path} is a damaged NumPy file ({error}); save {what} again") from error

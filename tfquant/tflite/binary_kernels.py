@@ -51,6 +51,15 @@ def int8_magnitude(q):
     return int(magnitudes[0]) if magnitudes.size == 1 and magnitudes[0] > 0 else None
 
 
+def int8_channel_magnitudes(q, axis):
+    """Per-channel magnitudes `q_c` (along `axis`) when every int8 value of channel c is `±q_c`
+    (q_c > 0), else None. Per-channel quantization gives q_c = 127 for every binary channel; a
+    per-tensor quantized filter (FULLY_CONNECTED) keeps the batch-norm-folded `±s_c` as `±q_c`."""
+    rows = np.abs(_by_channel(np.asarray(q, dtype=np.int32), axis))
+    magnitudes = rows[:, 0]
+    return magnitudes if np.all(magnitudes > 0) and np.all(rows == magnitudes[:, None]) else None
+
+
 def int8_grid(q, axis, max_level=7):
     """Recover a k-bit grid from a symmetric per-channel int8 filter.
 

@@ -1,25 +1,74 @@
-"""Write a .tflite model as a C array (`.h` + `.cc`) for TensorFlow Lite Micro firmware.
+"""Write a .tflite model as C++ source (`.h` + `.cc`) that a TensorFlow Lite Micro application drops in.
 
-    #include "model.h"
-    tflite::MicroInterpreter interpreter(tflite::GetModel(g_model), resolver, arena, kTensorArenaSize);
+For `name="g_model"` the header declares
 
-The array is 16-byte aligned (TFLM reads tensors in place). `kTensorArenaSize` is the minimum arena
-measured on the host's TFLM, when given; add headroom on targets whose kernels need scratch memory.
+    extern const unsigned char g_model[];            // the model, 16-byte aligned (TFLM reads it in place)
+    extern const unsigned int g_model_len;
+    constexpr size_t g_model_arena_size = ...;       // the minimum arena measured on the host's TFLM
+    using g_model_op_resolver = tflite::MicroMutableOpResolver<K>;   // K = the model's distinct ops
+    TfLiteStatus g_model_register_ops(g_model_op_resolver& resolver);  // adds exactly those K ops
+
+so that firmware/main.cc needs nothing model-specific but the name. The arena size is the host's
+minimum (reference kernels); targets whose optimized kernels (CMSIS-NN) ask for scratch buffers need
+headroom on top, which `arena_headroom` adds.
 """
 import pathlib
 import re
 
+from . import flatbuffer as fb
+from ..files import write_text
 
-def write(model_bytes, path, name="g_model", arena_size=None):
-    """Write `path` (.cc) and the matching .h; returns the two paths."""
+# TFLM's MicroMutableOpResolver method names that plain CamelCase of the builtin name does not give.
+_METHOD_NAMES = {"BATCH_TO_SPACE_ND": "AddBatchToSpaceNd", "SPACE_TO_BATCH_ND": "AddSpaceToBatchNd",
+                 "L2_NORMALIZATION": "AddL2Normalization", "RELU6": "AddRelu6", "RELU_N1_TO_1": "AddReluN1To1",
+                 "LOG_SOFTMAX": "AddLogSoftmax", "HARD_SWISH": "AddHardSwish"}
+
+
+def resolver_method(op_name):
+    """The `MicroMutableOpResolver` method that registers builtin `op_name` (CONV_2D -> AddConv2D)."""
+    if op_name in _METHOD_NAMES:
+        return _METHOD_NAMES[op_name]
+    return "Add" + "".join(part if re.fullmatch(r"\d+D", part) else part.capitalize() for part in op_name.split("_"))
+
+
+def model_ops(model_bytes):
+    """The distinct builtin operators the model's subgraphs use, in first-use order."""
+    model = fb.read(model_bytes)
+    names = []
+    for sub in model.subgraphs:
+        for op in sub.operators:
+            name = fb.op_name(model, op)
+            if name == "CUSTOM":
+                raise ValueError("the model uses a custom operator; register it by hand in the generated header")
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def header_text(model_bytes, name, arena_size=None, arena_headroom=0):
+    guard = re.sub(r"\W", "_", name).upper() + "_MODEL_H_"
+    ops = model_ops(model_bytes)
+    arena = (f"// Minimum TFLite Micro arena measured on the host (reference kernels), + {arena_headroom} B headroom.\n"
+             f"constexpr size_t {name}_arena_size = {int(arena_size) + int(arena_headroom)};\n") if arena_size else ""
+    adds = "".join(f"  if (resolver.{resolver_method(op)}() != kTfLiteOk) return kTfLiteError;\n" for op in ops)
+    return (f"#ifndef {guard}\n#define {guard}\n\n#include <cstddef>\n\n"
+            f'#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"\n\n'
+            f"extern const unsigned char {name}[];\nextern const unsigned int {name}_len;\n{arena}\n"
+            f"// The {len(ops)} operators the model uses: {', '.join(ops)}.\n"
+            f"using {name}_op_resolver = tflite::MicroMutableOpResolver<{len(ops)}>;\n\n"
+            f"inline TfLiteStatus {name}_register_ops({name}_op_resolver& resolver) {{\n{adds}  return kTfLiteOk;\n}}\n\n"
+            f"#endif  // {guard}\n")
+
+
+def write(model_bytes, path, name="g_model", arena_size=None, arena_headroom=0):
+    """Write `path` (.cc) and the matching .h; returns the two paths. `name` must be a C identifier."""
+    if not re.fullmatch(r"[A-Za-z_]\w*", name):
+        raise ValueError(f"C array name {name!r} is not a C identifier; use letters, digits and _ (e.g. g_model)")
     source = pathlib.Path(path).with_suffix(".cc")
     header = source.with_suffix(".h")
-    guard = re.sub(r"\W", "_", header.name).upper() + "_"
-    arena = f"constexpr int kTensorArenaSize = {int(arena_size)};\n" if arena_size else ""
-    header.write_text(f"#ifndef {guard}\n#define {guard}\n\n{arena}extern const unsigned char {name}[];\n"
-                      f"extern const unsigned int {name}_len;\n\n#endif  // {guard}\n")
     rows = [", ".join(f"0x{b:02x}" for b in model_bytes[i:i + 12]) for i in range(0, len(model_bytes), 12)]
     body = ",\n  ".join(rows)
-    source.write_text(f'#include "{header.name}"\n\nalignas(16) const unsigned char {name}[] = {{\n  {body}\n}};\n'
-                      f"const unsigned int {name}_len = {len(model_bytes)};\n")
+    write_text(header, header_text(model_bytes, name, arena_size, arena_headroom))
+    write_text(source, f'#include "{header.name}"\n\nalignas(16) const unsigned char {name}[] = {{\n  {body}\n}};\n'
+                       f"const unsigned int {name}_len = {len(model_bytes)};\n")
     return header, source

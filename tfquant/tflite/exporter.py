@@ -97,7 +97,7 @@ def _verify(model, out, sets, fmt, base):
 
 
 def export(model, path=None, format="packed", calibration=None, strict=False, samples=None,
-           tflm_arena=False, c_array_path=None, normalization=None):
+           tflm_arena=False, c_array_path=None, normalization=None, c_name="g_model"):
     """Convert, rewrite, check, stamp and verify `model`; write `path` (and a C array) only when verified.
 
     calibration: inputs of shape (N, ...) for the int8 formats' activation ranges and for verification
@@ -105,7 +105,8 @@ def export(model, path=None, format="packed", calibration=None, strict=False, sa
     normalization: how 8-bit pixels p become the model's input, recorded for the runner:
     (mean, std) for x = (p/255 - mean)/std, "none" for x = p/255, None if unknown;
     tflm_arena: also find TFLite Micro's minimum arena (int8 formats);
-    c_array_path: also write the file as a C array (`.cc` + `.h`) for TFLM firmware.
+    c_array_path: also write the file as C++ (`.cc` + `.h`) for TFLM firmware, the array named `c_name`
+      (`c_array.py`: the header declares its arena size and registers exactly the model's ops).
     Returns the report dict (see `report.py`); raises ExportError, VerificationError or
     tfquant.files.UnwritableOutput.
     """
@@ -147,6 +148,6 @@ def export(model, path=None, format="packed", calibration=None, strict=False, sa
         files.write_bytes(path, out)
         result["path"] = str(path)
     if c_array_path is not None:
-        result["c_array"] = [str(p) for p in c_array.write(out, c_array_path,
+        result["c_array"] = [str(p) for p in c_array.write(out, c_array_path, name=c_name,
                                                             arena_size=result.get("tflm_arena_bytes"))]
     return result

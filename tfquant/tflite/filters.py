@@ -20,7 +20,8 @@ class FilterRecord:
 
     `stored_as` ('float32', 'int8', '1-bit', 'int4') and `bytes` say how the file stores it; `packed`
     and `reason` (why it was not packed, or None) are filled by a rewrite (pack.py, int4.py);
-    `levels` is the largest grid level |j| of an INT4 filter.
+    `levels` is the largest grid level |j| of an INT4 filter; `chunks` the number of output-channel
+    chunks a packed int8 filter is rebuilt and applied in (pack.py).
     """
     op: str
     tensor: str
@@ -33,6 +34,7 @@ class FilterRecord:
     packed: bool = False
     reason: str = None
     levels: int = None
+    chunks: int = 1
 
     def mark_packed(self, stored_as, nbytes, levels=None):
         """Record that the filter is now stored as `stored_as` in `nbytes` bytes."""

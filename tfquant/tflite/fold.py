@@ -7,7 +7,9 @@ semantics of TFLite's kernels:
 
     CAST     y = x.astype(output type)       (integer input only: exact for the ±1, ±127 and 0..255 used)
     ADD      y = x + z                       (unquantized, broadcast, no fused activation)
-    MUL      y = x · z                       (unquantized; float32 products are IEEE, as in the kernel)
+    MUL      y = x · z                       (unquantized; float32 products are IEEE, as in the kernel;
+                                              or int8 with zero points 0 and scales s_x·s_z = s_y, the
+                                              packed-int8 "signs times q_c": y = clip(x·z) exactly)
     GATHER   y = take(x, positions, axis)
     RESHAPE  y = x.reshape(output shape)
     SLICE    y = x[begin : begin + size]     (size -1: to the end of the axis)
@@ -34,6 +36,17 @@ def _quantized(tensor):
     return q is not None and q.scale is not None and len(q.scale) > 0
 
 
+def _unit_rescale(inputs, out):
+    """True for an int8 MUL whose requantization is the identity: every tensor int8, per-tensor,
+    zero point 0, and s_x·s_z = s_y (the kernel's multiplier is then exactly 1)."""
+    tensors = list(inputs) + [out]
+    if any(t.type != fb.schema.TensorType.INT8 or not _quantized(t) or len(t.quantization.scale) != 1
+           or np.any(np.asarray(t.quantization.zeroPoint) != 0) for t in tensors):
+        return False
+    s = [np.float32(t.quantization.scale[0]) for t in tensors]
+    return s[0] * s[1] == s[2]
+
+
 def _evaluate(name, op, values, out):
     """Output value of op `name` on constant inputs `values`, or None when it is not folded here."""
     arithmetic = name in ("ADD", "MUL")
@@ -44,6 +57,8 @@ def _evaluate(name, op, values, out):
     if name == "ADD":
         return values[0] + values[1]
     if name == "MUL":
+        if out.type == fb.schema.TensorType.INT8:
+            return np.clip(values[0].astype(np.int32) * values[1], -128, 127)
         return values[0] * values[1]
     if name == "GATHER":
         options = op.builtinOptions
@@ -68,7 +83,8 @@ def _fold(model, sub, op, outputs):
     if out.type not in fb.NUMPY_TYPES or out.shape is None or any(t.isVariable for t in tensors):
         return None
     if name in ("CAST", "ADD", "MUL") and any(_quantized(t) for t in tensors + [out]):
-        return None
+        if not (name == "MUL" and _unit_rescale(tensors, out)):
+            return None
     values = [fb.constant(model, t) for t in tensors]
     if any(v is None for v in values):
         return None

@@ -21,12 +21,17 @@ drops every tensor name but the inputs' and outputs' (the converter's scope name
 conv layer) and the empty buffers of computed tensors.
 """
 import numpy as np
+
 from . import flatbuffer as fb
-from .binary_kernels import binary_scales, int8_magnitude
+from .binary_kernels import binary_scales, int8_channel_magnitudes
 from .filters import FILTER_AXIS, filters
+from .liveness import live_bytes, tensor_bytes
 
 OP = fb.schema.BuiltinOperator
 TT = fb.schema.TensorType
+CHUNKED_OPS = ("CONV_2D", "FULLY_CONNECTED")  # output channels on filter axis 0 and output axis -1
+SPARE_BYTES = 8192
+MAX_CHUNKS = 10  # TFLite Micro's CONCATENATION takes at most 10 inputs
 
 
 def sign_table(magnitude):
@@ -46,6 +51,21 @@ def unpack_signs(stored, count, magnitude=1):
     return sign_table(magnitude)[stored.astype(np.int32) + 128].reshape(-1)[:count]
 
 
+def _quantization(scale, zero_point=None, axis=0):
+    q = fb.schema.QuantizationParametersT()
+    q.scale = np.asarray(scale, np.float32).reshape(-1)
+    q.zeroPoint = np.zeros(q.scale.size, np.int64) if zero_point is None else np.asarray(zero_point, np.int64)
+    q.quantizedDimension = axis
+    return q
+
+
+def _channel_slice(q, begin, end):
+    """Quantization parameters of channels [begin, end) (per-tensor parameters are shared as they are)."""
+    if q is None or q.scale is None or len(q.scale) <= 1:
+        return q
+    return _quantization(q.scale[begin:end], q.zeroPoint[begin:end], q.quantizedDimension)
+
+
 class _Packer:
     """Builds unpack chains: unnamed tensors, ops without builtin options (every kernel used reads
     its types from the tensors, RESHAPE its shape from input 2, and the options' defaults are
@@ -55,18 +75,18 @@ class _Packer:
         self.model, self.sub = model, model.subgraphs[0]
         self.shared = {}
 
-    def tensor(self, shape, tensor_type, value=None):
-        return fb.add_tensor(self.model, self.sub, None, shape, tensor_type, value)
+    def tensor(self, shape, tensor_type, value=None, quantization=None):
+        return fb.add_tensor(self.model, self.sub, None, shape, tensor_type, value, quantization)
 
-    def constant(self, value, tensor_type):
-        """One int32/int8 constant tensor per distinct value (shapes, the byte offset, sign tables)."""
-        key = (tensor_type, value.shape, value.tobytes())
+    def constant(self, value, tensor_type, quantization=None):
+        """One constant tensor per distinct value (shapes, the byte offset, sign tables)."""
+        key = (tensor_type, value.shape, value.tobytes(), quantization is not None)
         if key not in self.shared:
-            self.shared[key] = self.tensor(list(value.shape), tensor_type, value)
+            self.shared[key] = self.tensor(list(value.shape), tensor_type, value, quantization)
         return self.shared[key]
 
-    def op(self, builtin, inputs, outputs):
-        return fb.new_op(self.model, builtin, inputs, outputs)
+    def op(self, builtin, inputs, outputs, options_type=0, options=None):
+        return fb.new_op(self.model, builtin, inputs, outputs, options_type, options)
 
     def reshape(self, source, shape, out=None):
         out = self.tensor(shape, TT.INT8) if out is None else out
@@ -93,6 +113,19 @@ class _Packer:
         out, reshape = self.reshape(sliced, shape, out)
         return out, ops + [reshape_flat, slice_op, reshape]
 
+    def int8_filter(self, w, magnitudes, target):
+        """Ops that rebuild int8 filter `w` into tensor `target`: `±q0` straight from the table when
+        every channel has the same magnitude, else `±1` signs times the per-channel magnitudes `q_c`
+        (an int8 MUL whose scales cancel: signs at the filter's scale, `q_c` at scale 1)."""
+        if np.all(magnitudes == magnitudes[0]):
+            return self.signs(w, int(magnitudes[0]), out=target)[1]
+        filter_q = self.sub.tensors[target].quantization
+        signs = self.tensor(list(w.shape), TT.INT8, quantization=_quantization(filter_q.scale))
+        _, ops = self.signs(w, 1, out=signs)
+        shape = [len(magnitudes)] + [1] * (w.ndim - 1)
+        factors = self.tensor(shape, TT.INT8, magnitudes.astype(np.int8).reshape(shape), _quantization([1.0]))
+        return ops + [self.op(OP.MUL, [signs, factors], [target])]
+
 
 def _float_chain(packer, w, axis, scales, target):
     signs, ops = packer.signs(w, 1)
@@ -103,11 +136,58 @@ def _float_chain(packer, w, axis, scales, target):
     return ops + [packer.op(OP.CAST, [signs], [as_float]), packer.op(OP.MUL, [as_float, scale], [target])]
 
 
-def _int8_chain(packer, w, magnitude, target):
-    return packer.signs(w, magnitude, out=target)[1]
+def _chunk_channels(channels, per_channel, factor, output_bytes, budget):
+    """Output channels per chunk: all of them when rebuilding the whole filter fits `budget`, else the
+    most whose rebuild plus the duplicated output (chunk outputs and their concatenation) fit, but no
+    more than MAX_CHUNKS chunks. A chunk of c channels holds `factor·c·per_channel` bytes of unpacking
+    intermediates."""
+    if factor * channels * per_channel <= budget:
+        return channels
+    fitting = max(1, int((budget - output_bytes) // (factor * per_channel)))
+    chunks = min(-(-channels // fitting), MAX_CHUNKS)
+    return -(-channels // chunks)  # equal chunks: the planner reuses one slot for every slice
 
 
-def _plan(model, tensor, axis):
+def _copy_op(op, inputs, outputs):
+    """`op` (same operator and options) on other tensors."""
+    copy = fb.schema.OperatorT()
+    copy.opcodeIndex, copy.builtinOptionsType, copy.builtinOptions = op.opcodeIndex, op.builtinOptionsType, op.builtinOptions
+    copy.inputs, copy.outputs = np.asarray(inputs, np.int32), np.asarray(outputs, np.int32)
+    return copy
+
+
+def _chunked(packer, op, w, magnitudes, chunk):
+    """Op `op` split into convolutions over `chunk` output channels each, every one right after the
+    unpacking of its filter slice, then a CONCATENATION of their outputs: only one slice's
+    intermediates are ever live."""
+    sub, model = packer.sub, packer.model
+    filter_q = sub.tensors[op.inputs[1]].quantization
+    has_bias = len(op.inputs) > 2 and op.inputs[2] >= 0
+    bias_tensor = sub.tensors[op.inputs[2]] if has_bias else None
+    bias = fb.constant(model, bias_tensor) if has_bias else None
+    output = sub.tensors[op.outputs[0]]
+    out_shape = [int(d) for d in output.shape]
+    ops, pieces = [], []
+    for begin in range(0, w.shape[0], chunk):
+        end = min(begin + chunk, w.shape[0])
+        target = packer.tensor([end - begin] + list(w.shape[1:]), TT.INT8,
+                               quantization=_channel_slice(filter_q, begin, end))
+        ops += packer.int8_filter(w[begin:end], magnitudes[begin:end], target)
+        inputs = [int(op.inputs[0]), target]
+        if has_bias:
+            inputs.append(packer.tensor([end - begin], bias_tensor.type, bias[begin:end],
+                                        _channel_slice(bias_tensor.quantization, begin, end)))
+        piece = packer.tensor(out_shape[:-1] + [end - begin], output.type, quantization=output.quantization)
+        ops.append(_copy_op(op, inputs, [piece]))
+        pieces.append(piece)
+    options = fb.schema.ConcatenationOptionsT()
+    options.axis = len(out_shape) - 1
+    ops.append(packer.op(OP.CONCATENATION, pieces, [int(op.outputs[0])],
+                         fb.schema.BuiltinOptions.ConcatenationOptions, options))
+    return ops
+
+
+def _plan(model, op_name, tensor, axis):
     """(kind, parameter, reason): how a constant filter can be packed, or why it cannot."""
     w = fb.constant(model, tensor)
     if w is None:
@@ -119,30 +199,52 @@ def _plan(model, tensor, axis):
         q = tensor.quantization
         if q is not None and q.zeroPoint is not None and np.any(np.asarray(q.zeroPoint) != 0):
             return None, None, "int8 filter has a non-zero zero point"
-        magnitude = int8_magnitude(w)
-        if magnitude is None:
-            return None, None, "int8 values not ±q0 (weights not ±s per quantization channel)"
-        return "int8", magnitude, None
+        magnitudes = int8_channel_magnitudes(w, axis)
+        if magnitudes is None:
+            return None, None, "int8 values not ±q_c per output channel (weights not ±s per channel)"
+        if np.any(magnitudes != magnitudes[0]) and (axis != 0 or op_name not in CHUNKED_OPS):
+            return None, None, "int8 magnitudes differ between channels off axis 0"
+        return "int8", magnitudes, None
     return None, None, f"{fb.TYPE_NAMES.get(tensor.type, tensor.type)} filter"
 
 
-def pack(model_bytes):
-    """Rewrite every binary filter of `model_bytes` as packed bits; returns (bytes, per-filter records)."""
+def pack(model_bytes, spare_bytes=SPARE_BYTES):
+    """Rewrite every binary filter of `model_bytes` as packed bits; returns (bytes, per-filter records).
+
+    int8 models: a filter whose rebuild needs more than the activation memory idle at its op
+    (`liveness.py`) plus `spare_bytes` is rebuilt and applied in chunks of output channels."""
     model = fb.read(model_bytes)
     packer = _Packer(model)
-    chains, records = {}, []
+    live = live_bytes(model)
+    peak = max(live, default=0)
+    replacements, records = {}, []
     for position, op, record in list(filters(model)):
         target = int(op.inputs[1])
         tensor, axis = packer.sub.tensors[target], FILTER_AXIS[record.op]
-        kind, parameter, record.reason = _plan(model, tensor, axis)
-        if kind is not None:
-            w = fb.constant(model, tensor)
-            chains[position] = (_float_chain(packer, w, axis, parameter, target) if kind == "float"
-                                else _int8_chain(packer, w, parameter, target))
-            fb.make_computed(model, tensor)
-            record.mark_packed("1-bit", (w.size + 7) // 8)
+        kind, parameter, record.reason = _plan(model, record.op, tensor, axis)
+        if kind is None:
+            records.append(record)
+            continue
+        w = fb.constant(model, tensor)
+        fb.make_computed(model, tensor)
+        record.mark_packed("1-bit", (w.size + 7) // 8)
+        if kind == "float":
+            replacements[position] = _float_chain(packer, w, axis, parameter, target) + [op]
+        else:
+            factor = 1.5 if np.all(parameter == parameter[0]) else 2.0
+            chunk = w.shape[0]
+            if record.op in CHUNKED_OPS and len(fb.consumers(packer.sub, target)) == 1:
+                chunk = _chunk_channels(w.shape[0], w.size // w.shape[0], factor,
+                                        tensor_bytes(packer.sub.tensors[op.outputs[0]]),
+                                        peak - live[position] + spare_bytes)
+            if chunk < w.shape[0]:
+                replacements[position] = _chunked(packer, op, w, parameter, chunk)
+                record.chunks = -(-w.shape[0] // chunk)
+            else:
+                replacements[position] = packer.int8_filter(w, parameter, target) + [op]
         records.append(record)
-    packer.sub.operators = [new for i, op in enumerate(packer.sub.operators) for new in chains.get(i, []) + [op]]
+    packer.sub.operators = [new for i, op in enumerate(packer.sub.operators)
+                            for new in replacements.get(i, [op])]
     _compact(model)
     return fb.write(model), records
 

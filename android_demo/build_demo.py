@@ -1,9 +1,11 @@
-"""Copy exported models into the phone demo (android_demo/) with its gallery and manifest.
+"""Bundle exported models for the phone demo (android_demo/) with its gallery and manifest.
 
-    python -m export.build_demo packed=runs/main/packed.tflite int8=runs/main/int8.tflite \
-        [--mean 0.286 --std 0.353] [--out android_demo/models]
+    python -m android_demo.build_demo packed=runs/main/packed.tflite int8=runs/main/int8.tflite \
+        [--mean 0.286 --std 0.353] [--out runs/demo-models | --publish]
 
-Writes into ``out_dir`` (default ``android_demo/models``):
+Writes into ``--out`` (default ``runs/demo-models``; serve it with
+``python android_demo/serve.py --models runs/demo-models``), or, with ``--publish``, into the committed
+``android_demo/models`` (and the icons into ``android_demo/icons``):
 
 - ``<name>.tflite`` for each model (other ``.tflite`` files there are removed: the folder is the bundle);
 - ``models.json``: per model its file, size in bytes, SHA-256, input/output shape and dtype, plus the
@@ -11,7 +13,7 @@ Writes into ``out_dir`` (default ``android_demo/models``):
   to pixels ``p`` (``mean=0, std=1`` when the model normalises inside);
 - ``gallery.json``: the first ``GALLERY_SIZE`` Fashion-MNIST test images (base64 of the raw 28x28 uint8
   pixels) with their labels: the same bytes the browser and ``export/run_tflite.py`` classify;
-- ``../icons/icon-{192,512}.png``: the PWA icons, a gallery image scaled up.
+- with ``--publish``, ``android_demo/icons/icon-{192,512}.png``: the PWA icons, a gallery image scaled up.
 
 Each model is checked first with the LiteRT interpreter against what LiteRT.js (@litertjs/core 2.5)
 accepts: a fixed batch of 1 and float32 input/output tensors.
@@ -20,7 +22,6 @@ import argparse
 import base64
 import hashlib
 import json
-import shutil
 import struct
 import sys
 import zlib
@@ -28,10 +29,13 @@ from pathlib import Path
 
 import numpy as np
 
+from tfquant.files import write_bytes, write_text
+
 GALLERY_SIZE = 24
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-DEMO_DIR = Path(__file__).resolve().parent.parent / "android_demo"
+DEMO_DIR = Path(__file__).resolve().parent
+DEFAULT_OUT = Path("runs") / "demo-models"
 
 
 class DemoBuildError(ValueError):
@@ -66,7 +70,7 @@ def write_png(path, image):
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
     h, w = image.shape
     rows = b"".join(b"\x00" + image[r].tobytes() for r in range(h))
-    Path(path).write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+    write_bytes(path, b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
                            + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
 
 
@@ -96,8 +100,9 @@ def read_gallery(path):
     return images, np.array([e["label"] for e in entries])
 
 
-def build_demo(models, out_dir=DEMO_DIR / "models", mean=0.0, std=1.0):
-    """Bundle ``models`` ({name: .tflite path}) into the demo; returns the manifest dict written."""
+def build_demo(models, out_dir=DEFAULT_OUT, mean=0.0, std=1.0, icons_dir=None):
+    """Bundle ``models`` ({name: .tflite path}) into ``out_dir`` (and the icons into ``icons_dir`` when
+    given); returns the manifest dict written."""
     from tfquant.data import load_fashion_mnist
     out_dir = Path(out_dir)
     if not models:
@@ -110,23 +115,27 @@ def build_demo(models, out_dir=DEMO_DIR / "models", mean=0.0, std=1.0):
     entries = []
     for name, path in models.items():
         target = out_dir / f"{name}.tflite"
+        data = Path(path).read_bytes()
         if Path(path).resolve() != target.resolve():
-            shutil.copyfile(path, target)
-        data = target.read_bytes()
+            write_bytes(target, data)
         entries.append({"name": name, "file": target.name, "bytes": len(data),
                         "sha256": hashlib.sha256(data).hexdigest(), **checked[name]})
     manifest = {"classes": list(CLASSES), "preprocess": {"mean": float(mean), "std": float(std)}, "models": entries}
-    (out_dir / "models.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    write_text(out_dir / "models.json", json.dumps(manifest, indent=1) + "\n")
     _, (x_test, y_test) = load_fashion_mnist()
-    (out_dir / "gallery.json").write_text(json.dumps(gallery(x_test[:GALLERY_SIZE], y_test[:GALLERY_SIZE])) + "\n")
-    write_icons(x_test[0], out_dir.parent / "icons")
+    write_text(out_dir / "gallery.json", json.dumps(gallery(x_test[:GALLERY_SIZE], y_test[:GALLERY_SIZE])) + "\n")
+    if icons_dir is not None:
+        write_icons(x_test[0], Path(icons_dir))
     return manifest
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("models", nargs="+", metavar="NAME=PATH", help="e.g. packed=runs/main/packed.tflite")
-    parser.add_argument("--out", default=str(DEMO_DIR / "models"))
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
+                        help=f"folder to write the bundle into (default {DEFAULT_OUT})")
+    parser.add_argument("--publish", action="store_true",
+                        help="write into the committed android_demo/models (and android_demo/icons) instead of --out")
     parser.add_argument("--mean", type=float, default=0.0, help="input normalisation mean (pixels in [0, 1])")
     parser.add_argument("--std", type=float, default=1.0, help="input normalisation standard deviation")
     args = parser.parse_args(argv)
@@ -134,11 +143,14 @@ def main(argv=None):
     if any(len(p) != 2 for p in pairs):
         sys.exit("build_demo: give models as NAME=PATH, e.g. packed=runs/main/packed.tflite")
     try:
-        manifest = build_demo(dict(pairs), args.out, args.mean, args.std)
+        out, icons = (DEMO_DIR / "models", DEMO_DIR / "icons") if args.publish else (args.out, None)
+        manifest = build_demo(dict(pairs), out, args.mean, args.std, icons)
     except DemoBuildError as e:
         sys.exit(f"build_demo: {e}")
     for m in manifest["models"]:
         print(f"{m['name']:>12}: {m['file']} {m['bytes']} bytes")
+    if not args.publish:
+        print(f"serve it: python android_demo/serve.py --models {args.out}")
 
 
 if __name__ == "__main__":

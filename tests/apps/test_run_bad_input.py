@@ -1,0 +1,150 @@
+"""tfquant-run's bad inputs: every case exits 2 with exactly one `error:` line naming the problem, and no
+traceback. main(argv) runs in-process, on the demo's committed models."""
+import re
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from android_demo.build_demo import DEMO_DIR
+from tfquant.cli import run as runner
+
+MODEL = DEMO_DIR / "models" / "int8.tflite"
+PACKED = DEMO_DIR / "models" / "packed-int8.tflite"
+
+
+def _png(path, width=28, height=28, depth=8, colour=0, interlace=0, body=None):
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = body if body is not None else zlib.compress(b"".join(b"\x00" + bytes(width) for _ in range(height)))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0,
+                                                                      interlace)) + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+    return path
+
+
+def _files(tmp):
+    """name -> path of every bad (and one good) input file the cases use."""
+    good = tmp / "good.npz"
+    np.savez(good, x=np.zeros((3, 28, 28), np.uint8), y=np.array([0, 1, 2]))
+    data = MODEL.read_bytes()
+    made = {"good": good}
+
+    def put(name, content):
+        path = tmp / name
+        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+        made[name] = path
+    put("empty.tflite", b"")
+    put("text.tflite", "this is not a model\n" * 10)
+    put("truncated.tflite", data[:len(data) // 3])
+    put("identifier.tflite", data[:4] + b"XXXX" + data[8:])
+    put("short.tflite", data[:6])
+    put("zeros.tflite", bytes(4096))
+    for name, arrays in {"no_x.npz": {"images": np.zeros((2, 28, 28), np.uint8)},
+                         "wrong_shape.npz": {"x": np.zeros((2, 32, 32), np.uint8)},
+                         "labels_count.npz": {"x": np.zeros((3, 28, 28), np.uint8), "y": np.array([1, 2])},
+                         "labels_float.npz": {"x": np.zeros((2, 28, 28), np.uint8), "y": np.array([0.5, 1.0])},
+                         "labels_text.npz": {"x": np.zeros((2, 28, 28), np.uint8), "y": np.array(["a", "b"])},
+                         "negative.npz": {"x": -np.ones((2, 28, 28), np.float32)},
+                         "normalised.npz": {"x": np.full((2, 28, 28), 300.0, np.float32)},
+                         "nan.npz": {"x": np.full((2, 28, 28), np.nan, np.float32)},
+                         "strings.npz": {"x": np.full((2, 28, 28), "a")},
+                         "no_images.npz": {"x": np.zeros((0, 28, 28), np.uint8)},
+                         "channels.npz": {"x": np.zeros((2, 28, 28, 3), np.uint8)}}.items():
+        np.savez(tmp / name, **arrays)
+        made[name] = tmp / name
+    np.save(tmp / "objects.npy", np.array([{"a": 1}, None], dtype=object))
+    made["objects.npy"] = tmp / "objects.npy"
+    np.save(tmp / "image.npy", np.zeros((28, 28), np.uint8))
+    made["image.npy"] = tmp / "image.npy"
+    np.save(tmp / "other_size.npy", np.zeros((20, 20), np.uint8))
+    made["other_size.npy"] = tmp / "other_size.npy"
+    put("text.npy", "1 2 3\n")
+    put("fake.png", b"GIF89a" + bytes(100))
+    put("broken.npz", b"PK\x03\x04" + bytes(50))
+    made["16bit.png"] = _png(tmp / "16bit.png", depth=16)
+    made["interlaced.png"] = _png(tmp / "interlaced.png", interlace=1)
+    made["damaged.png"] = _png(tmp / "damaged.png", body=b"not zlib data")
+    made["palette.png"] = _png(tmp / "palette.png", colour=3)
+    (tmp / "folder").mkdir()
+    made["folder"] = tmp / "folder"
+    made["missing"] = tmp / "missing.npz"
+    return made
+
+
+CASES = {  # id: (argv with {name} placeholders, a fragment the error must contain)
+    "model missing": (["{missing}", "{good}"], "no such file"),
+    "model empty": (["{empty.tflite}", "{good}"], "empty"),
+    "model is a folder": (["{folder}", "{good}"], "not a file"),
+    "model is text": (["{text.tflite}", "{good}"], "not a TFLite model"),
+    "model truncated": (["{truncated.tflite}", "{good}"], "damaged"),
+    "model too short": (["{short.tflite}", "{good}"], "too short"),
+    "model identifier": (["{identifier.tflite}", "{good}"], "file identifier"),
+    "model all zeros": (["{zeros.tflite}", "{good}"], "not a TFLite model"),
+    "inputs missing": (["{model}", "{missing}"], "no such file"),
+    "inputs is a folder": (["{model}", "{folder}"], "not a file"),
+    "npz without x": (["{model}", "{no_x.npz}"], "it needs 'x'"),
+    "npz damaged": (["{model}", "{broken.npz}"], "damaged NumPy file"),
+    "npz mixed with images": (["{model}", "{good}", "{image.npy}"], "alone"),
+    "images of another size": (["{model}", "{wrong_shape.npz}"], "resize"),
+    "images with channels": (["{model}", "{channels.npz}"], "resize"),
+    "images of two sizes": (["{model}", "{image.npy}", "{other_size.npy}"], "different shapes"),
+    "labels count": (["{model}", "{labels_count.npz}"], "2 labels for 3 images"),
+    "labels not integers": (["{model}", "{labels_float.npz}"], "integer class indices"),
+    "labels are text": (["{model}", "{labels_text.npz}"], "integer class indices"),
+    "negative pixels": (["{model}", "{negative.npz}"], "8-bit pixels"),
+    "pixels above 255": (["{model}", "{normalised.npz}"], "8-bit pixels"),
+    "NaN pixels": (["{model}", "{nan.npz}"], "NaN"),
+    "string pixels": (["{model}", "{strings.npz}"], "dtype"),
+    "no images": (["{model}", "{no_images.npz}"], "no images"),
+    "object npy": (["{model}", "{objects.npy}"], "Python objects"),
+    "text npy": (["{model}", "{text.npy}"], "not a NumPy"),
+    "fake png": (["{model}", "{fake.png}"], "not a PNG"),
+    "16-bit png": (["{model}", "{16bit.png}"], "8-bit non-interlaced"),
+    "interlaced png": (["{model}", "{interlaced.png}"], "8-bit non-interlaced"),
+    "palette png": (["{model}", "{palette.png}"], "8-bit non-interlaced"),
+    "damaged png": (["{model}", "{damaged.png}"], "damaged PNG"),
+    "threads 0": (["{model}", "{good}", "--threads", "0"], "must be > 0"),
+    "threads negative": (["{model}", "{good}", "--threads", "-2"], "must be > 0"),
+    "threads not a number": (["{model}", "{good}", "--threads", "two"], "not an integer"),
+    "limit 0": (["{model}", "{good}", "--limit", "0"], "must be > 0"),
+    "limit -1": (["{model}", "{good}", "--limit", "-1"], "must be > 0"),
+    "std 0": (["{model}", "{good}", "--mean", "0.3", "--std", "0"], "must be > 0"),
+    "std negative": (["{model}", "{good}", "--mean", "0.3", "--std", "-1"], "must be > 0"),
+    "std nan": (["{model}", "{good}", "--mean", "0.3", "--std", "nan"], "not a finite number"),
+    "mean infinite": (["{model}", "{good}", "--mean", "inf", "--std", "1"], "not a finite number"),
+    "mean without std": (["{model}", "{good}", "--mean", "0.3"], "together"),
+    "unknown interpreter": (["{model}", "{good}", "--interpreter", "onnx"], "unknown interpreter"),
+    "interpreter that does not import": (["{model}", "{good}", "--interpreter", "tflite_runtime"], "does not import"),
+    "arena 0": (["{model}", "{good}", "--interpreter", "tflm", "--arena-kb", "0"], "must be > 0"),
+    "arena too small": (["{packed}", "{good}", "--interpreter", "tflm", "--arena-kb", "4"], "raise --arena-kb"),
+    "show negative": (["{model}", "{good}", "--show", "-1"], "must be >= 0"),
+    "json in a missing folder": (["{model}", "{good}", "--json", "{missing}/out.json"], "does not exist"),
+    "json is a folder": (["{model}", "{good}", "--json", "{folder}"], "is a directory"),
+    "expand and no-expand": (["{model}", "{good}", "--expand", "--no-expand"], "not allowed with"),
+    "no inputs": (["{model}"], "required"),
+}
+
+
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory):
+    made = _files(tmp_path_factory.mktemp("bad"))
+    return {**{k: str(v) for k, v in made.items()}, "model": str(MODEL), "packed": str(PACKED)}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_is_one_clear_error(case, bad_files, capsys):
+    argv, fragment = CASES[case]
+    status = runner.main([re.sub(r"\{([^}]+)\}", lambda m: bad_files[m.group(1)], a) for a in argv])
+    out, err = capsys.readouterr()
+    assert status == 2, (out, err)
+    assert "Traceback" not in err + out
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1, err
+    assert fragment in errors[0], errors[0]
+
+
+def test_the_good_input_runs(bad_files, capsys):
+    assert runner.main([bad_files["model"], bad_files["good"], "--mean", "0", "--std", "1", "--limit", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "interpreter litert, 2 images" in out and "accuracy" in out
