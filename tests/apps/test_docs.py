@@ -427,3 +427,21 @@ def test_a_failing_snippet_is_reported_at_its_line():
         shell = _run(found[2:], False, pathlib.Path(tmp), 60)
     assert python.returncode != 0 and 'File "t.md", line 5' in python.stderr and "ZeroDivisionError" in python.stderr
     assert shell.returncode != 0 and "docs-test: failed at t.md:14" in shell.stderr
+
+
+def test_every_command_named_in_the_docs_exists():
+    """Inline commands too (tables, prose): each `python -m MODULE`, `python PATH.py` and `tfquant-*` the docs name
+    exists in this checkout (a module file or package, a script, a console script in setup.cfg)."""
+    scripts = set(re.findall(r"^\s*(tfquant-[a-z]+)\s*=", (ROOT / "setup.cfg").read_text(), re.M))
+    missing = []
+    for doc in DOCS:
+        text = (ROOT / doc).read_text()
+        for module in set(re.findall(r"python3? -m ([A-Za-z_][\w.]*)", text)):
+            path = ROOT / module.replace(".", "/")
+            if not (path.with_suffix(".py").is_file() or (path / "__main__.py").is_file()) and module != "pytest":
+                missing.append(f"{doc}: python -m {module}")
+        for script in set(re.findall(r"python3? ((?:[\w-]+/)+[\w-]+\.py)", text)):
+            if not (ROOT / script).is_file():
+                missing.append(f"{doc}: python {script}")
+        missing += [f"{doc}: {name}" for name in set(re.findall(r"\b(tfquant-[a-z]+)\b", text)) - scripts]
+    assert not missing, "the docs name commands that do not exist:\n" + "\n".join(sorted(missing))
