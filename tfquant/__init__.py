@@ -45,7 +45,8 @@ def register():
     # Importing the submodule tfquant.summary set the attribute `summary` to the module: the public name is the
     # function. Bind every public name now.
     for name, module in _KERAS_NAMES.items():
-        globals()[name] = getattr(sys.modules[module], name)
+        if hasattr(sys.modules[module], name):
+            globals()[name] = getattr(sys.modules[module], name)
 
 
 def __getattr__(name):
