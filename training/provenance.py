@@ -29,7 +29,8 @@ def commit():
     """The code's git commit, with ``+dirty`` if tracked code (tfquant/, training/) differs from it."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "tfquant", "training"], capture_output=True,
+        status = ["git", "status", "--porcelain", "--untracked-files=no", "--", "tfquant", "training"]
+        dirty = subprocess.run(status, capture_output=True,
                                text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -49,7 +50,8 @@ def read_json(path, default=None):
 
 
 def save(args, stem, data, plot, module, argv=None):
-    """Write ``<stem>.json`` (with the provenance of ``python -m <module>``) and ``plot(data, path)``'s ``<stem>.png`` into --out and, with
+    """Write ``<stem>.json`` (with the provenance of ``python -m <module>``) and ``plot(data, path)``'s
+    ``<stem>.png`` into --out and, with
     --publish, into docs/figures/. Returns the data as written."""
     data = {**data, "provenance": record(module, argv)}
     folders = [args.out] + ([FIGURES] if args.publish else [])

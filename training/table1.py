@@ -97,7 +97,8 @@ def report(root, seeds, figures):
         verdict = "holds" if all(a < b for a, b in itertools.pairwise(order)) else "does NOT hold"
     lines.append(f"\nPaper's ordering ADAM < BC < Big SR < SR < R on the means: {verdict}")
 
-    lines += ["\n| SR-ADAM batch | test error (%) mean | ± std | seeds | changed since start, mean over conv layers (%) |",
+    lines += ["\n| SR-ADAM batch | test error (%) mean | ± std | seeds "
+              "| changed since start, mean over conv layers (%) |",
               "|---|---|---|---|---|"]
     batch_curves = {}
     for b in BATCHES:

@@ -160,7 +160,7 @@ def plot(res, path):
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
     grid = np.asarray(res["grid"])
-    for i, (a, row) in enumerate(res["by_alpha"].items()):
+    for a, row in res["by_alpha"].items():
         ax1.plot(grid, row["pi"], "o-", ms=3, label=f"π_α, α={float(a):g}")
     ax1.plot(grid, res["limit"]["pi"], "k:", label="π̃ (α → 0)")
     ax1.set(xlabel="w", ylabel="stationary probability", title="Theorem 5: SR on the toy problem, exact")

@@ -149,7 +149,8 @@ def main(argv=None):
     data = {"steps": steps, "chains": chains, "sigma": SIGMA, "delta": DELTA,
             "results": {m: {str(a): {**summarize(c), "counts": c.tolist()} for a, c in r.items()}
                         for m, r in results.items()}}
-    return provenance.save(args, "fig2_toy_quick" if args.quick else "fig2_toy", data, _plot_saved, "training.toy", argv)
+    stem = "fig2_toy_quick" if args.quick else "fig2_toy"
+    return provenance.save(args, stem, data, _plot_saved, "training.toy", argv)
 
 
 if __name__ == "__main__":

@@ -48,7 +48,8 @@ def test_bc_with_stochastic_rounding_converges_and_sr_stalls_at_a_floor_growing_
     floors = {}
     for delta in (0.1, 0.4):
         grid = tfquant.Uniform(delta)
-        bc = solve(lambda lr, grid=grid: tfquant.BCSGD(lr, quantizer=grid, quantize="all", rounding="stochastic", seed=1))
+        bc = solve(lambda lr, grid=grid: tfquant.BCSGD(lr, quantizer=grid, quantize="all", rounding="stochastic",
+                                                       seed=1))
         sr = solve(lambda lr, grid=grid: tfquant.SRSGD(lr, quantizer=grid, quantize="all", seed=1))
         r = solve(lambda lr, grid=grid: tfquant.RSGD(lr, quantizer=grid, quantize="all"))
         # measured (400 steps): delta 0.1: BC 0.011, SR 0.092, R 0.45; delta 0.4: BC 0.040, SR 0.32, R 1.33
