@@ -28,13 +28,12 @@ import pathlib
 import platform
 import statistics
 import subprocess
-import sys
 import time
 
 import keras
 
-from benchmarks.results_page import replace_section
 from benchmarks.optimizer_overhead import measure
+from benchmarks.results_page import replace_section
 from benchmarks.timing import add_arguments
 from tfquant.models import vgg9
 

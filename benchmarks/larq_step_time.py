@@ -31,9 +31,9 @@ if os.environ.get("TF_USE_LEGACY_KERAS") != "1":
                      "`TF_USE_LEGACY_KERAS=1 .venv-larq/bin/python -m benchmarks.larq_step_time` "
                      "(create the venv with `bash benchmarks/larq_env.sh`)")
 
+import larq  # noqa: E402
 import numpy as np  # noqa: E402
 import tf_keras  # noqa: E402
-import larq  # noqa: E402
 
 from benchmarks.timing import add_arguments, interleaved_medians  # noqa: E402
 

@@ -19,7 +19,6 @@ docs/RESULTS.md, section "Microcontrollers: MLPerf Tiny".
 """
 import argparse
 import statistics
-import tempfile
 import time
 from pathlib import Path
 

@@ -6,13 +6,15 @@
 
 1. trains the small VGG-9 (1/8 width) with Adam (full precision, the reference) and with BC-Adam (binary
    conv kernels), with tfquant-train's code (progress bars; an interrupted run resumes);
-2. exports the BC model as `float32`, `int8`, `packed` and `packed-int8`; every export verifies itself on
-   LiteRT against Keras;
-3. runs each file on the test set with the on-device runner (`export/run_tflite.py`, LiteRT, 1 thread);
+2. exports the BC model as `float32`, `int8`, `packed` and `packed-int8` (and the Adam model as `int8`, for
+   the int8 fidelity of float- vs BC-trained nets); every export verifies itself on LiteRT against Keras;
+3. runs each file on the test set with the on-device runner (`tfquant-run`, LiteRT, 1 thread): packed files
+   both as downloaded (unpacked in the graph at every call) and expanded at load (the runner's default);
 4. bundles `packed`, `packed-int8` and `int8` as the phone demo's models (in --out; with --publish, in
    `android_demo/models/`, which the demo serves);
-5. prints one table (Keras vs each exported model: accuracy, size, ratio to float32, median latency) and,
-   with --publish, writes it into docs/RESULTS.md with the date.
+5. prints one table (Keras vs each exported model: accuracy, size, ratio to float32, median latency), the
+   int8 fidelity (argmax agreement of Keras and its int8 file, Adam- and BC-trained) and, with --publish,
+   writes both into docs/RESULTS.md with the date.
 
 Without --publish nothing outside --out (default runs/main, ignored by git) is written.
 """
@@ -38,6 +40,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED_DEMO = ROOT / "android_demo" / "models"
 FORMATS = ("float32", "int8", "packed", "packed-int8")
 DEMO_FORMATS = ("packed", "packed-int8", "int8")
+PACKED = ("packed", "packed-int8")
+# (format, expand): packed files as downloaded (None would expand them: the runner's default) and expanded
+RUNS = (("float32", None), ("int8", None), ("packed", False), ("packed", True), ("packed-int8", False),
+        ("packed-int8", True))
 
 
 def build_parser():
@@ -93,16 +99,23 @@ def export_all(model_path, calibration, samples, out, normalization):
     import keras
 
     model = keras.models.load_model(model_path, compile=False)
-    reports = {}
-    for fmt in bar(FORMATS, "exporting"):
-        path = out / f"{fmt}.tflite"
-        try:
-            reports[fmt] = tflite.export(model, path, format=fmt, calibration=calibration, samples=samples,
-                                         normalization=normalization)
-        except tflite.VerificationError as error:
-            raise common.CheckFailed(f"the {fmt} export of {model_path}: {error}") from None
-        print(f"exported {fmt}: {path.stat().st_size} bytes, verified")
-    return reports
+    return {fmt: export_one(model, out / f"{fmt}.tflite", fmt, calibration, samples, normalization)
+            for fmt in bar(FORMATS, "exporting")}
+
+
+def export_one(model, path, fmt, calibration, samples, normalization):
+    """Export `model` (a Keras model or a .keras path) as `fmt` to `path`; a failed verification exits 1."""
+    if not hasattr(model, "predict"):
+        import keras
+
+        model = keras.models.load_model(model, compile=False)
+    try:
+        report = tflite.export(model, path, format=fmt, calibration=calibration, samples=samples,
+                               normalization=normalization)
+    except tflite.VerificationError as error:
+        raise common.CheckFailed(f"the {fmt} export to {path}: {error}") from None
+    print(f"exported {fmt}: {path.stat().st_size} bytes, verified")
+    return report
 
 
 def _main(args):
@@ -119,25 +132,37 @@ def _main(args):
     export_dir.mkdir(parents=True, exist_ok=True)
     reports = export_all(runs["bc"][1], calibration, samples, export_dir, (mean, std))
 
+    adam_int8 = export_dir / "adam-int8.tflite"
+    export_one(runs["adam"][1], adam_int8, "int8", calibration, samples, (mean, std))
+
     x_eval, y_eval = x_test[: args.test_images], y_test[: args.test_images]
     float_bytes = reports["float32"]["file_bytes"]
+    keras_predictions = {method: keras_predict(runs[method][1], x_eval, mean, std) for method in ("adam", "bc")}
     rows = [
-        ("Keras, Adam (full precision)", keras_accuracy(runs["adam"][1], x_eval, y_eval, mean, std), None, None),
-        ("Keras, BC-Adam (binary conv kernels)", keras_accuracy(runs["bc"][1], x_eval, y_eval, mean, std), None, None),
+        ("Keras, Adam (full precision)", accuracy(keras_predictions["adam"], y_eval), None, None),
+        ("Keras, BC-Adam (binary conv kernels)", accuracy(keras_predictions["bc"], y_eval), None, None),
     ]
-    for fmt in bar(FORMATS, "running"):
+    int8_predictions = {}
+    for fmt, expand in bar(RUNS, "running"):
         path = export_dir / f"{fmt}.tflite"
-        result = run_model(path, x_eval, y_eval, interpreter="litert", mean=mean, std=std)
-        rows.append((f"{fmt}.tflite ({result['interpreter']})", result["accuracy"], path.stat().st_size,
+        result = run_model(path, x_eval, y_eval, interpreter="litert", mean=mean, std=std, expand=expand)
+        loaded = "" if fmt not in PACKED else ", expanded at load" if result["expanded"] else ", as downloaded"
+        rows.append((f"{fmt}.tflite ({result['interpreter']}{loaded})", result["accuracy"], path.stat().st_size,
                      result["latency_ms"]["p50"]))
+        if fmt == "int8":
+            int8_predictions["bc"] = result["predictions"]
+    int8_predictions["adam"] = run_model(adam_int8, x_eval, interpreter="litert", mean=mean, std=std)["predictions"]
+    fidelity = {m: float(np.mean(np.asarray(int8_predictions[m]) == np.argmax(keras_predictions[m], axis=1)))
+                for m in ("adam", "bc")}
 
     build_demo.build_demo({fmt: export_dir / f"{fmt}.tflite" for fmt in DEMO_FORMATS}, args.demo_dir,
                           mean=mean, std=std)
-    table = format_table(rows, float_bytes)
+    table = format_table(rows, float_bytes) + "\n\n" + format_fidelity(fidelity, len(y_eval))
     minutes = (time.time() - started) / 60
     print(f"\n{table}\n\nAccuracy on the first {len(y_eval)} test images (exported models: one at a time). "
           f"Demo models in {args.demo_dir}. Total {minutes:.1f} min.")
-    write_text(args.out / "main_job.json", json.dumps({"rows": rows, "minutes": minutes}, indent=1))
+    write_text(args.out / "main_job.json", json.dumps({"rows": rows, "int8_fidelity": fidelity, "minutes": minutes},
+                                                      indent=1))
     if args.publish:
         replace_section("Main job (end to end)", results_section(table, args, minutes))
         print(f"published: {args.demo_dir} and {RESULTS}")
@@ -148,12 +173,21 @@ def main(argv=None):
     return common.run(_main, build_parser(), argv)
 
 
-def keras_accuracy(model_path, images, labels, mean, std):
+def keras_predict(model_path, images, mean, std):
+    """The Keras model's class probabilities for 8-bit `images`."""
     import keras
 
     model = keras.models.load_model(model_path, compile=False)
-    predicted = model.predict(normalized(images, mean, std), batch_size=500, verbose=0)
-    return float(np.mean(np.argmax(predicted, axis=1) == labels))
+    return model.predict(normalized(images, mean, std), batch_size=500, verbose=0)
+
+
+def accuracy(probabilities, labels):
+    return float(np.mean(np.argmax(probabilities, axis=1) == labels))
+
+
+def format_fidelity(fidelity, count):
+    return (f"int8 fidelity (argmax agreement of the Keras model and its `int8` file on {count} test images): "
+            f"Adam-trained {fidelity['adam'] * 100:.2f}%, BC-Adam-trained {fidelity['bc'] * 100:.2f}%.")
 
 
 def normalized(images, mean, std):
@@ -175,7 +209,7 @@ def results_section(table, args, minutes):
     return (
         f"`python -m jobs.main_job --publish`, run on {time.strftime('%Y-%m-%d')}: small VGG-9 "
         f"(1/8 width) on Fashion-MNIST, {args.epochs} epochs, Adam lr 1e-3, batch 128; the BC-Adam model "
-        f"exported and run with `export/run_tflite.py` on LiteRT, 1 thread; accuracies on the first "
+        f"exported and run with `tfquant-run` on LiteRT, 1 thread; accuracies on the first "
         f"{args.test_images} test images; {minutes:.1f} minutes in all on 2 CPU cores (shared).\n\n{table}\n"
     )
 

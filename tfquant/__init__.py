@@ -53,8 +53,7 @@ def __getattr__(name):
     if name in _KERAS_NAMES:
         register()
         return getattr(importlib.import_module(_KERAS_NAMES[name]), name)
-    if name in _KERAS_MODULES:
-        register()
+    if name in _KERAS_MODULES:  # a submodule (also reached by `from tfquant import selection` inside tfquant)
         return importlib.import_module(f"tfquant.{name}")
     raise AttributeError(f"module 'tfquant' has no attribute {name!r}")
 

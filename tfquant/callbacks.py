@@ -7,18 +7,12 @@ import keras
 import numpy as np
 
 from tfquant import selection
+from tfquant.optimizers import quantizing_optimizer
 
 
 def metric_key(variable):
     """The log key of a variable: its path with '/' as '.', e.g. ``conv1.kernel``."""
     return selection.path_of(variable).replace("/", ".")
-
-
-def quantizing_optimizer(model):
-    """The model's tfquant optimizer, looking through a `LossScaleOptimizer`; None if it has none."""
-    optimizer = getattr(model, "optimizer", None)
-    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
-    return optimizer if hasattr(optimizer, "quantizer_for") else None
 
 
 class QuantizationMonitor(keras.callbacks.Callback):

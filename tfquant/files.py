@@ -55,18 +55,11 @@ def atomic_write(path, mode="wb", **open_kwargs):
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_write writes whole files: mode must be 'w' or 'wb', got {mode!r}")
     path = Path(path)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
+    with _beside(path, ".tmp") as (fd, temporary):
         with os.fdopen(fd, mode, **open_kwargs) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        _give_mode(temporary, path)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
 
 
 def write_bytes(path, data):
@@ -88,10 +81,17 @@ def replace_with(path, write):
     The temporary name keeps `path`'s suffix, since such writers choose the format by it.
     """
     path = Path(path)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with _beside(path, path.suffix) as (fd, temporary):
+        os.close(fd)
         write(temporary)
+
+
+@contextlib.contextmanager
+def _beside(path, suffix):
+    """A temporary file in `path`'s folder, ``(fd, name)``: moved onto `path` if the block succeeds, else removed."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    try:
+        yield fd, temporary
         _give_mode(temporary, path)
         os.replace(temporary, path)
     except BaseException:

@@ -12,9 +12,8 @@ Batch normalisation uses Torch's defaults (running-average momentum 0.1, i.e. Ke
 eps 1e-5), which the paper's Torch7 models had; Keras' 0.99 lags badly in short runs of binary nets.
 """
 
-import math
-
 import functools
+import math
 
 import keras
 from keras import layers

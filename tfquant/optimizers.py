@@ -40,8 +40,7 @@ import random
 import keras
 from keras import ops
 
-from tfquant import counter_rng
-from tfquant import selection
+from tfquant import counter_rng, selection
 from tfquant import quantizers as quantizers_lib
 
 METHODS = {"bc": "BC", "sr": "SR", "r": "R"}
@@ -308,6 +307,13 @@ def _values_exist(variables):
             if hasattr(variable, "is_initialized") and not bool(variable.is_initialized()):
                 return False
     return True
+
+
+def quantizing_optimizer(model):
+    """The model's tfquant optimizer, looking through a `LossScaleOptimizer`; None if it has none."""
+    optimizer = getattr(model, "optimizer", None)
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+    return optimizer if hasattr(optimizer, "quantizer_for") else None
 
 
 def _outside_traced_function():

@@ -12,7 +12,7 @@ import numpy as np
 
 from tfquant import kernels, selection
 from tfquant import quantizers as quantizers_lib
-from tfquant.callbacks import quantizing_optimizer
+from tfquant.optimizers import quantizing_optimizer
 
 
 def _declared(model, optimizer):

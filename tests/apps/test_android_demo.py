@@ -12,8 +12,8 @@ import threading
 import numpy as np
 import pytest
 
-from export import run_tflite
 from android_demo.build_demo import DEMO_DIR, read_gallery
+from export import run_tflite
 
 MODELS = DEMO_DIR / "models"
 MANIFEST = json.loads((MODELS / "models.json").read_text())

@@ -9,8 +9,8 @@ import shutil
 import numpy as np
 import pytest
 
-from export import arm64_run, run_tflite
 from android_demo.build_demo import DEMO_DIR, read_gallery
+from export import arm64_run, run_tflite
 
 pytestmark = pytest.mark.slow
 MODELS = DEMO_DIR / "models"

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from export import run_tflite
 from android_demo.build_demo import DEMO_DIR, read_gallery, write_png
+from export import run_tflite
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = DEMO_DIR / "models"

@@ -16,6 +16,14 @@ m.fit(np.random.rand(8, 6, 6, 1), np.zeros(8, int), verbose=0)
 m.save({path!r})
 """
 
+# every order in which a user's or tfquant's own code may import tfquant and keras
+IMPORT_ORDERS = [
+    "import tfquant; import keras",
+    "import keras; import tfquant",
+    "import tfquant.callbacks, keras",  # keras first imported from inside one of tfquant's own modules
+    "import tfquant.cli.training, tfquant.summary, keras",
+]
+
 
 def _python(code):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
@@ -28,7 +36,7 @@ def test_import_tfquant_loads_neither_keras_nor_tensorflow():
     assert loaded == "[]"
 
 
-@pytest.mark.parametrize("imports", ["import tfquant; import keras", "import keras; import tfquant"])
+@pytest.mark.parametrize("imports", IMPORT_ORDERS)
 def test_a_saved_bc_model_loads_whichever_is_imported_first(tmp_path, imports):
     path = str(tmp_path / "bc.keras")
     _python(SAVE.format(path=path))
@@ -36,6 +44,6 @@ def test_a_saved_bc_model_loads_whichever_is_imported_first(tmp_path, imports):
     assert name == "BCAdam"
 
 
-@pytest.mark.parametrize("imports", ["import tfquant; import keras", "import keras; import tfquant"])
+@pytest.mark.parametrize("imports", IMPORT_ORDERS)
 def test_tfquant_summary_is_the_function_not_its_module(imports):
     assert _python(f"{imports}; print(callable(tfquant.summary))") == "True"

@@ -4,8 +4,8 @@ import keras
 import numpy as np
 
 import tfquant
-from tfquant import quantizers
 from tests.conftest import compile_model, small_cnn
+from tfquant import quantizers
 
 
 def test_summary_detects_grids_from_the_values_of_a_model_loaded_without_compiling(tmp_path):

@@ -25,7 +25,8 @@ and TensorFlow only when `export` converts.
 import importlib
 
 from .errors import ExportError, VerificationError
-from .formats import INT8_FORMATS, NAMES as FORMATS
+from .formats import INT8_FORMATS
+from .formats import NAMES as FORMATS
 
 _SUBMODULES = ("arrays", "binary_kernels", "c_array", "calibration", "convert", "exporter", "filters", "flatbuffer",
                "fold", "formats", "hazards", "int4", "integrity", "interpreters", "pack", "report", "verify")

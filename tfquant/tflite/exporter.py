@@ -22,7 +22,8 @@ import numpy as np
 from tfquant import files
 
 from . import binary_kernels, c_array, convert, hazards, integrity, interpreters, report, verify
-from .calibration import held_out, validate as validate_calibration
+from .calibration import held_out
+from .calibration import validate as validate_calibration
 from .errors import ExportError, VerificationError
 from .filters import CONV_OPS, filters
 from .flatbuffer import read
