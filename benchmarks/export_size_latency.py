@@ -8,8 +8,8 @@ not depend on the values). Calibration and verification inputs: 64 standard-norm
 cannot be downloaded here). Each file is verified by `tfquant.tflite.export`. Latency: median of
 `--repeats` invokes after 5 warm-ups, LiteRT, 1 thread, XNNPACK on and off, all formats of a model
 measured in the same process, round-robin. TFLM arena: minimum found by bisection (int8 formats).
-Rows "expanded at load": the packed files after `tfquant.tflite.expand` (what `run_tflite.py --expand`
-runs): same file on disk, filters folded back into constants in memory; the expansion time is the
+Rows "expanded at load": the packed files after `tfquant.tflite.expand` (what `tfquant-run` does by default
+off TFLite Micro): same file on disk, filters folded back into constants in memory; the expansion time is the
 median of 5 runs and the outputs are compared with the unpacked format's on LiteRT.
 `--write` puts the table into docs/RESULTS.md, section "Export: size and latency".
 """
@@ -28,7 +28,7 @@ from tfquant.tflite import interpreters
 
 MODELS = ("vgg9", "resnet56", "wrn56_2")
 EXPANDED = {"packed": "float32", "packed-int8": "int8"}  # packed format -> the format its expansion equals
-EXPANSION = ("Expanding at load (`tfquant.tflite.expand`, `run_tflite.py --expand`; rows \"expanded at load\") "
+EXPANSION = ("Expanding at load (`tfquant.tflite.expand`, `tfquant-run`'s default off TFLM; rows \"expanded at load\") "
              "keeps the download at the packed file's size and gives back the unpacked format's XNNPACK speed and "
              "outputs. It does not save memory: the expanded filters take int8/float32 bytes in RAM (the in-memory "
              "model sizes above), so microcontrollers keep the in-graph unpack (TFLM arena column).")

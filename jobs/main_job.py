@@ -27,11 +27,11 @@ import numpy as np
 
 from android_demo import build_demo
 from benchmarks.results_page import RESULTS, replace_section
-from export import run_tflite
-from tfquant import tflite
 from tfquant import data as datasets
-from tfquant.cli import common
-from tfquant.cli import train
+from tfquant import tflite
+from tfquant.cli import common, train
+from tfquant.cli.progress import bar
+from tfquant.cli.run import run as run_model
 from tfquant.files import write_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,14 +87,20 @@ def train_both(args):
     return runs
 
 
-def export_all(model_path, calibration, out):
+def export_all(model_path, calibration, samples, out, normalization):
+    """Every format of the model in `model_path`, each verified on `samples` (real images the calibration
+    did not see); a failed verification is a failed check (exit status 1)."""
     import keras
 
     model = keras.models.load_model(model_path, compile=False)
     reports = {}
-    for fmt in FORMATS:
+    for fmt in bar(FORMATS, "exporting"):
         path = out / f"{fmt}.tflite"
-        reports[fmt] = tflite.export(model, path, format=fmt, calibration=calibration)
+        try:
+            reports[fmt] = tflite.export(model, path, format=fmt, calibration=calibration, samples=samples,
+                                         normalization=normalization)
+        except tflite.VerificationError as error:
+            raise common.CheckFailed(f"the {fmt} export of {model_path}: {error}") from None
         print(f"exported {fmt}: {path.stat().st_size} bytes, verified")
     return reports
 
@@ -107,10 +113,11 @@ def _main(args):
     (x_train, y_train), (x_test, y_test) = datasets.load_fashion_mnist()
     x_train, _ = datasets.subset(x_train, y_train, args.train_subset)  # the images (and statistics) trained on
     mean, std = (float(v[0]) for v in datasets.channel_stats(x_train))
-    normalized = ((x_train[:256, ..., None].astype("float32") / 255.0) - mean) / std
+    # calibrate on training images; verify on test images the calibration did not see
+    calibration, samples = (normalized(x, mean, std) for x in (x_train[:256], x_test[-64:]))
     export_dir = args.out / "export"
     export_dir.mkdir(parents=True, exist_ok=True)
-    reports = export_all(runs["bc"][1], normalized, export_dir)
+    reports = export_all(runs["bc"][1], calibration, samples, export_dir, (mean, std))
 
     x_eval, y_eval = x_test[: args.test_images], y_test[: args.test_images]
     float_bytes = reports["float32"]["file_bytes"]
@@ -118,9 +125,9 @@ def _main(args):
         ("Keras, Adam (full precision)", keras_accuracy(runs["adam"][1], x_eval, y_eval, mean, std), None, None),
         ("Keras, BC-Adam (binary conv kernels)", keras_accuracy(runs["bc"][1], x_eval, y_eval, mean, std), None, None),
     ]
-    for fmt in FORMATS:
+    for fmt in bar(FORMATS, "running"):
         path = export_dir / f"{fmt}.tflite"
-        result = run_tflite.run(path, x_eval, y_eval, interpreter="litert", mean=mean, std=std)
+        result = run_model(path, x_eval, y_eval, interpreter="litert", mean=mean, std=std)
         rows.append((f"{fmt}.tflite ({result['interpreter']})", result["accuracy"], path.stat().st_size,
                      result["latency_ms"]["p50"]))
 
@@ -145,8 +152,13 @@ def keras_accuracy(model_path, images, labels, mean, std):
     import keras
 
     model = keras.models.load_model(model_path, compile=False)
-    x = (images[..., None].astype("float32") / 255.0 - mean) / std
-    return float(np.mean(np.argmax(model.predict(x, batch_size=500, verbose=0), axis=1) == labels))
+    predicted = model.predict(normalized(images, mean, std), batch_size=500, verbose=0)
+    return float(np.mean(np.argmax(predicted, axis=1) == labels))
+
+
+def normalized(images, mean, std):
+    """8-bit (N, H, W) images as the model's input: x = (p/255 - mean)/std, shape (N, H, W, 1)."""
+    return (images[..., None].astype("float32") / 255.0 - mean) / std
 
 
 def format_table(rows, float_bytes):

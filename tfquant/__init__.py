@@ -24,15 +24,29 @@ _KERAS_NAMES = {
     "quantize_weights": "tfquant.selection",
     "summary": "tfquant.summary",
 }
-_KERAS_MODULES = ("callbacks", "initializers", "layers", "quantizers", "selection")
+_KERAS_MODULES = ("callbacks", "initializers", "kernels", "layers", "quantizers", "selection")
 
 __all__ = [*_KERAS_NAMES, *_KERAS_MODULES]
 
 
+_registering = []  # non-empty while register() runs: the modules it imports import each other
+
+
 def register():
     """Import tfquant's Keras parts, which registers its optimizers, quantizers and initializers with Keras."""
-    for module in sorted(set(_KERAS_NAMES.values())) + [f"tfquant.{m}" for m in _KERAS_MODULES]:
-        importlib.import_module(module)
+    if _registering:  # re-entered by `from tfquant import x` inside one of them: __getattr__ imports x alone
+        return
+    _registering.append(True)
+    try:
+        for module in sorted(set(_KERAS_NAMES.values())) + [f"tfquant.{m}" for m in _KERAS_MODULES]:
+            importlib.import_module(module)
+    finally:
+        _registering.clear()
+    # Importing the submodule tfquant.summary set the attribute `summary` to the module: the public name is the
+    # function. Bind every public name now.
+    for name, module in _KERAS_NAMES.items():
+        if hasattr(sys.modules[module], name):
+            globals()[name] = getattr(sys.modules[module], name)
 
 
 def __getattr__(name):

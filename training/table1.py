@@ -144,6 +144,9 @@ def main(argv=None):
     args = p.parse_args(argv)
     if not args.report_only:
         run_all(args.root, args.seeds)
+    elif not any(histories(args.root, label, args.seeds) for label in ROWS):
+        p.error(f"no finished runs in {args.root} for seeds {args.seeds}: run `python -m training.table1` first "
+                "(70 minutes), or point --root at a folder of finished runs")
     for figures in [args.root / "figures"] + ([provenance.FIGURES] if args.publish else []):
         text = report(args.root, args.seeds, figures)
         record = provenance.record("training.table1", argv)

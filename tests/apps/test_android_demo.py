@@ -129,7 +129,7 @@ def test_js_expansion_equals_python_expansion(name, tmp_path):
     x = ((images[:8, :, :, None] / 255.0 - MANIFEST["preprocess"]["mean"]) / MANIFEST["preprocess"]["std"]).astype(np.float32)
 
     def ops(model):
-        return [d["op_name"] for d in interpreters.litert(model)._get_ops_details()]
+        return [d["op_name"] for d in interpreters.open_session(model, "litert").interpreter._get_ops_details()]
     assert ops(js) == ops(python)
     np.testing.assert_array_equal(interpreters.run(js, x, "litert"), interpreters.run(python, x, "litert"))
 

@@ -24,6 +24,8 @@ test; a `docs-test:` comment it cannot parse is an error, never ignored):
     <!-- docs-test: given model, x, y -->                                 names the snippet assumes, from GIVENS
     <!-- docs-test: expect 3 "accuracy 0\.8\d" -->   the output (stdout + stderr) holds this regular expression
                                                    (at least 3 times; without a count, once)
+    <!-- docs-test: serves -->           the snippet ends in a server: it must print an http:// address that answers
+                                         200, then it is stopped
     <!-- docs-test: continues -->        runs after the previous runnable snippet of the same file, in the same
                                          Python namespace or the same shell working directory (one test)
 
@@ -41,6 +43,9 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
+import time
+import urllib.request
 import zlib
 
 import pytest
@@ -51,8 +56,9 @@ SHELL = {"sh", "bash", "shell"}
 PYTHON = {"python", "py"}
 TIMEOUT_S = 600  # a snippet in the default run; one marked slow (or run as written) gets SLOW_TIMEOUT_S
 SLOW_TIMEOUT_S = 3 * 3600
-# What docs/DEVICES.md tells a user to copy onto a device, beside the model and the data.
-DEVICE_FILES = ["export/run_tflite.py", "tfquant/tflite/fold.py", "tfquant/tflite/flatbuffer.py"]
+# What docs/DEVICES.md tells a user to copy onto a device (the other way: `pip install tfquant[run]`).
+DEVICE_FOLDER = "tfquant"
+DEMO_MODELS = ("packed", "packed-int8", "int8")
 LINKED = [".venv", ".venv-tflite-runtime", ".venv-larq", "android_demo/node_modules"]
 
 # What a `given` marker may name: (what it is, how it is made). A Python given's code runs in a namespace of its
@@ -87,14 +93,14 @@ def _png(path, image):
 
 
 def _device_dir(repo, tmp_path):
-    """A device's working directory: the runner's files, the demo's models, the test set and two PNGs."""
+    """A device's working directory: tfquant/, the demo's models, the test set and two PNGs."""
     import numpy as np
 
     from tfquant.data import load_fashion_mnist
     device = tmp_path / "device"
-    device.mkdir()
-    for name in [*DEVICE_FILES, *(str(p.relative_to(repo)) for p in (repo / "android_demo/models").glob("*.tflite"))]:
-        shutil.copy(repo / name, device)
+    shutil.copytree(repo / DEVICE_FOLDER, device / DEVICE_FOLDER)
+    for name in DEMO_MODELS:
+        shutil.copy(repo / "android_demo/models" / f"{name}.tflite", device)
     _, (x, y) = load_fashion_mnist()
     np.savez(device / "fm_test.npz", x=x, y=y)
     _png(device / "shirt.png", x[np.flatnonzero(y == 6)[0]])
@@ -110,6 +116,15 @@ def _saved_model(repo, tmp_path):
     return repo
 
 
+def _main_job_models(repo, tmp_path):
+    """runs/main/export/{packed,packed-int8,int8}.tflite, where `make main` writes them: the demo's models."""
+    export = repo / "runs/main/export"
+    export.mkdir(parents=True)
+    for name in DEMO_MODELS:
+        shutil.copy(repo / "android_demo/models" / f"{name}.tflite", export)
+    return repo
+
+
 GIVENS = {
     "python": {
         "model": ("a small Sequential CNN 'net' (conv1, bn1, conv2, dense) for 28x28x1 images and 10 classes, "
@@ -120,7 +135,10 @@ GIVENS = {
     "shell": {
         "model.keras": ("the Python given `model` saved as model.keras, and inputs.npy (the given `x`'s first 64 "
                         "images), in the repository's root", _saved_model),
-        "device": ("the working directory is a device's: the runner files copied as docs/DEVICES.md says, the "
+        "main-job-models": ("runs/main/export/ holds packed, packed-int8 and int8 .tflite files where `make main` "
+                            "writes them (copies of the demo's committed models, which the main job published)",
+                            _main_job_models),
+        "device": ("the working directory is a device's: tfquant/ copied as docs/DEVICES.md says, the "
                    "demo's .tflite models, fm_test.npz (Fashion-MNIST's test set: uint8 x, labels y), and shirt.png "
                    "and boot.png (the test set's first shirt and first ankle boot)",
                    _device_dir),
@@ -142,6 +160,7 @@ class Snippet:
     quick: list = dataclasses.field(default_factory=list)  # (old, new, reason) substitutions
     given: tuple = ()
     continues: bool = False
+    serves: bool = False
     expect: list = dataclasses.field(default_factory=list)
     errors: list = dataclasses.field(default_factory=list)
 
@@ -163,6 +182,9 @@ def _parse_marker(text, snippet):
     m = re.fullmatch(r'expect\s+(?:(\d+)\s+)?"(.+)"', text)
     if m:
         snippet.expect.append((int(m.group(1) or 1), m.group(2)))
+        return
+    if text == "serves":
+        snippet.serves = True
         return
     if text == "continues":
         snippet.continues = True
@@ -239,7 +261,7 @@ def test_markers_parse_and_name_known_givens():
             kind = "shell" if s.lang == "shell" else "python"
             problems += [f"{s.doc}:{s.line}: unknown given {g!r} (known: {', '.join(GIVENS[kind])})"
                          for g in s.given if g not in GIVENS[kind]]
-            marked = s.skip or s.slow or s.quick or s.given or s.continues or s.expect
+            marked = s.skip or s.slow or s.quick or s.given or s.continues or s.expect or s.serves
             if marked and s.lang not in ("shell", "python"):
                 problems.append(f"{s.doc}:{s.line}: a docs-test marker on a fence that does not run ({s.lang})")
     assert not problems, "\n".join(problems)
@@ -309,7 +331,39 @@ def _run(chain, quick, tmp_path, timeout):
         cwd = GIVENS["shell"][name][1](repo, tmp_path)
     # Padded with blank lines, so $LINENO is the line in the Markdown file.
     script = f"set -euo pipefail; trap 'echo \"docs-test: failed at {first.doc}:$LINENO\" >&2' ERR{source}"
+    if any(s.serves for s in chain):
+        return _serve(["bash", "-c", script], cwd, _environment(repo), timeout)
     return _execute(["bash", "-c", script], cwd, _environment(repo), timeout)
+
+
+def _serve(command, cwd, env, timeout):
+    """Start a server snippet, wait for the first http:// address it prints, GET it, stop the server.
+
+    Exit status 0 when the address answered 200 before `timeout`, else 1 (the output says what happened)."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, start_new_session=True)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True)
+    reader.start()
+    deadline, status = time.monotonic() + timeout, 1
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            found = re.search(r"http://[^\s/]+/\S*", "".join(lines))
+            if found:
+                try:
+                    with urllib.request.urlopen(found.group(0), timeout=30) as answer:
+                        status = 0 if answer.status == 200 else 1
+                        lines.append(f"docs-test: GET {found.group(0)} -> {answer.status}\n")
+                except OSError as e:
+                    lines.append(f"docs-test: GET {found.group(0)} failed: {e}\n")
+                break
+            time.sleep(0.2)
+        else:
+            lines.append("docs-test: the server exited or printed no http:// address in time\n")
+    finally:
+        _end(process)
+        reader.join(timeout=5)
+    return subprocess.CompletedProcess(command, status, "".join(lines), "")
 
 
 def _execute(command, cwd, env, timeout):
@@ -319,15 +373,21 @@ def _execute(command, cwd, env, timeout):
     try:
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        _end(process)
         process.communicate()
         raise
     finally:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        _end(process)
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+def _end(process):
+    """End `process` and everything it started (its session)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
 
 
 @pytest.mark.parametrize("chain, quick", _params())
@@ -367,3 +427,21 @@ def test_a_failing_snippet_is_reported_at_its_line():
         shell = _run(found[2:], False, pathlib.Path(tmp), 60)
     assert python.returncode != 0 and 'File "t.md", line 5' in python.stderr and "ZeroDivisionError" in python.stderr
     assert shell.returncode != 0 and "docs-test: failed at t.md:14" in shell.stderr
+
+
+def test_every_command_named_in_the_docs_exists():
+    """Inline commands too (tables, prose): each `python -m MODULE`, `python PATH.py` and `tfquant-*` the docs name
+    exists in this checkout (a module file or package, a script, a console script in setup.cfg)."""
+    scripts = set(re.findall(r"^\s*(tfquant-[a-z]+)\s*=", (ROOT / "setup.cfg").read_text(), re.M))
+    missing = []
+    for doc in DOCS:
+        text = (ROOT / doc).read_text()
+        for module in set(re.findall(r"python3? -m ([A-Za-z_][\w.]*)", text)):
+            path = ROOT / module.replace(".", "/")
+            if not (path.with_suffix(".py").is_file() or (path / "__main__.py").is_file()) and module != "pytest":
+                missing.append(f"{doc}: python -m {module}")
+        for script in set(re.findall(r"python3? ((?:[\w-]+/)+[\w-]+\.py)", text)):
+            if not (ROOT / script).is_file():
+                missing.append(f"{doc}: python {script}")
+        missing += [f"{doc}: {name}" for name in set(re.findall(r"\b(tfquant-[a-z]+)\b", text)) - scripts]
+    assert not missing, "the docs name commands that do not exist:\n" + "\n".join(sorted(missing))

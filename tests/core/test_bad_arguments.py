@@ -16,7 +16,8 @@ FIX_WORDS = ("must", "use", "pass", "call", "build", "exclude", "leave", "delete
 
 
 def conv_variable(dtype="float32"):
-    return keras.Variable(np.zeros((1, 1, 1, 2), dtype), name="kernel")
+    # PyTorch refuses trainable integer tensors (they cannot require gradients): an integer one is not trainable.
+    return keras.Variable(np.zeros((1, 1, 1, 2), dtype), name="kernel", trainable=dtype.startswith("float"))
 
 
 def build_with(optimizer, *variables):

@@ -85,3 +85,28 @@ def test_start_file_keeps_since_start_across_a_resume(tmp_path):
                                             keras.layers.Dense(3)]), tfquant.BCAdam())
     with pytest.raises(ValueError, match="another model"):
         other.fit(x, y, epochs=1, verbose=0, callbacks=[tfquant.callbacks.QuantizationMonitor(start_file=start)])
+
+
+def deep_cnn(convs):
+    return keras.Sequential([keras.Input((8, 8, 1))] + [keras.layers.Conv2D(2, 1, name=f"c{i}") for i in range(convs)]
+                            + [keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2, name="dense")])
+
+
+@pytest.mark.parametrize("convs,per_layer,expect_per_layer", [(2, "auto", True), (10, "auto", False),
+                                                               (10, True, True), (2, False, False)])
+def test_per_layer_values_only_when_asked_or_few(convs, per_layer, expect_per_layer):
+    """Means over all quantized weights always; per-variable values for <= 8 variables unless told otherwise."""
+    keras.utils.set_random_seed(2)
+    optimizer = tfquant.SRAdam(1e-2, seed=0)
+    model = compile_model(deep_cnn(convs), optimizer)
+    x = np.random.default_rng(0).normal(size=(16, 8, 8, 1)).astype("float32")
+    kernels = [v for v in model.trainable_variables if v.name == "kernel" and len(v.shape) == 4]
+    snapshot = []
+    record = keras.callbacks.LambdaCallback(on_train_begin=lambda logs: snapshot.extend(np.array(v) for v in kernels))
+    history = model.fit(x, np.zeros(16, "int32"), batch_size=8, epochs=1, verbose=0,
+                        callbacks=[tfquant.callbacks.QuantizationMonitor(per_layer=per_layer), record])
+    per_variable = [k for k in history.history if k.startswith("changed_since_start/")]
+    assert len(per_variable) == (convs if expect_per_layer else 0)
+    now = [np.array(v) for v in kernels]
+    changed = sum(int(np.sum(a != b)) for a, b in zip(now, snapshot)) / sum(a.size for a in now)
+    assert history.history["changed_since_start"][0] == pytest.approx(100 * changed)

@@ -27,8 +27,9 @@ from tests.conftest import BACKEND, tf_only
 
 FINE = tfquant.Uniform(1e-6)
 # PyTorch runs Keras's plain optimizers through fused multi-tensor kernels; a tfquant optimizer updates its
-# unselected variables one by one, equal to within float rounding (docs/GUIDE.md).
-BASE_RTOL = 1e-6 if BACKEND == "torch" else 0.0
+# unselected variables one by one, equal to within float rounding (docs/GUIDE.md): 2e-6 relative seen after
+# 4 Adam steps. TensorFlow and JAX: bit for bit.
+BASE_RTOL = 1e-5 if BACKEND == "torch" else 0.0
 
 
 def array(v):

@@ -34,3 +34,8 @@ def test_a_saved_bc_model_loads_whichever_is_imported_first(tmp_path, imports):
     _python(SAVE.format(path=path))
     name = _python(f"{imports}; m = keras.models.load_model({path!r}); print(type(m.optimizer).__name__)")
     assert name == "BCAdam"
+
+
+@pytest.mark.parametrize("imports", ["import tfquant; import keras", "import keras; import tfquant"])
+def test_tfquant_summary_is_the_function_not_its_module(imports):
+    assert _python(f"{imports}; print(callable(tfquant.summary))") == "True"

@@ -72,6 +72,15 @@ def test_only_conv_kernels_are_selected_by_default():
     assert chosen == sorted(CONV_KERNELS)
 
 
+def test_quantize_kernels_selects_conv_and_dense_kernels_only():
+    optimizer = tfquant.BCAdam(quantize="kernels")
+    model = small_cnn()
+    optimizer.build(model.trainable_variables)
+    chosen = sorted(v.path.split("/", 1)[1] for v in model.trainable_variables if optimizer.quantizer_for(v))
+    assert chosen == sorted(CONV_KERNELS + ("dense/kernel",))
+    assert all(on_grid(optimizer.quantizer, model.get_layer(name).kernel) for name in ("conv1", "conv2", "dense"))
+
+
 def test_unquantized_variables_get_exactly_the_base_update():
     """Dense, bias and batch-norm variables: BC-Adam's update is plain Adam's (bit-identical on TensorFlow and
     JAX; PyTorch runs plain Adam through a fused multi-tensor kernel, equal to within float rounding)."""

@@ -15,9 +15,11 @@ arguments answer at once.
 """
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
+import tempfile
 import traceback
 import warnings
 from pathlib import Path
@@ -128,6 +130,35 @@ def quiet(verbose=False):
     warnings.filterwarnings("ignore", category=UserWarning, module="tensorflow")
 
 
+NATIVE_INFO = ("INFO: ",)  # LiteRT's C++ INFO lines ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.")
+
+
+@contextlib.contextmanager
+def quiet_native_logs(verbose=False, drop=NATIVE_INFO):
+    """Drop the INFO lines that C++ libraries (LiteRT) write to file descriptor 2 while the block runs.
+
+    Everything else written there is kept and shown when the block ends (warnings and errors included), in
+    its order. No-op when `verbose`.
+    """
+    if verbose:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode(errors="replace").splitlines(keepends=True)
+                    if not line.startswith(drop)]
+            sys.stderr.write("".join(kept))
+
+
 def error(message):
     """Print ``error: message`` on one line to stderr."""
     print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
@@ -162,7 +193,7 @@ def run(main, parser, argv=None):
         _report(f"cannot read or write {where}{caught.strerror or caught} (check free space and permissions; "
                 "files already there were left as they were)", debug)
         return EXIT_BAD_INPUT
-    except Exception as caught:  # noqa: BLE001 - the one place where any failure becomes a one-line error
+    except Exception as caught:  # the one place where any other failure becomes a one-line error
         first = str(caught).strip().splitlines()[0] if str(caught).strip() else ""
         _report(f"internal error {type(caught).__name__}: {first} (rerun with --debug for the traceback, "
                 "and please report it)", debug)

@@ -38,6 +38,9 @@ def build_parser():
     p.add_argument("--calibration", type=common.existing_file, default=None,
                    help="a .npy array (N, ...) of real, normalised inputs: the int8 formats' activation "
                         "ranges and the verification inputs (required by int8, int4, packed-int8)")
+    p.add_argument("--samples", type=common.existing_file, default=None,
+                   help="a .npy array of real inputs to verify on, instead of the calibration's first inputs "
+                        "and inputs drawn to match its statistics")
     p.add_argument("--mean", type=common.finite_float, default=None,
                    help="the model's input is x = (p/255 - mean)/std for 8-bit pixels p: recorded in the file, "
                         "so that tfquant-run normalises by itself (give --std too)")
@@ -69,8 +72,9 @@ def outputs(args):
         written += [args.c_array, common.output_file(str(args.c_array.with_suffix(".h")))]
     if not re.fullmatch(r"[A-Za-z_]\w*", args.c_name):
         raise common.BadInput(f"--c-name {args.c_name!r} is not a C identifier: use letters, digits and _ (e.g. g_model)")
-    inputs = {args.model.resolve(): "the model", **({args.calibration.resolve(): "--calibration"}
-                                                    if args.calibration else {})}
+    inputs = {args.model.resolve(): "the model"}
+    inputs.update({path.resolve(): option for path, option in ((args.calibration, "--calibration"),
+                                                               (args.samples, "--samples")) if path})
     seen = {}
     for path in written:
         key = path.resolve()
@@ -109,7 +113,7 @@ def load_model(path):
 
     try:
         return keras.models.load_model(path, compile=False)
-    except Exception as error:  # noqa: BLE001 - Keras raises many kinds for a file it cannot read
+    except Exception as error:  # Keras raises many kinds for a file it cannot read
         first = (str(error).strip().splitlines() or [""])[0][:200]
         raise common.BadInput(f"cannot load {path} as a Keras model ({type(error).__name__}: {first}); "
                               "give a .keras file saved by model.save()") from None
@@ -135,7 +139,8 @@ def _main(args):
     import tfquant.tflite as tflite
 
     try:
-        calibration = tflite.load_calibration(args.calibration) if args.calibration else None
+        calibration, samples = (tflite.load_calibration(path) if path else None
+                                for path in (args.calibration, args.samples))
     except tflite.ExportError as error:
         raise common.BadInput(str(error)) from None
     model = load_model(args.model)
@@ -144,11 +149,11 @@ def _main(args):
         moves = dict(zip(map(str, staged), map(str, written)))
         c_array = staged[written.index(args.c_array)] if args.c_array else None
         try:
-            with warnings.catch_warnings(record=True) as caught:
+            with warnings.catch_warnings(record=True) as caught, common.quiet_native_logs(args.verbose):
                 warnings.simplefilter("always", tflite.ExportWarning)
                 report = tflite.export(model, staged[0], format=args.format, calibration=calibration,
                                        strict=args.strict, tflm_arena=args.tflm_arena, c_array_path=c_array,
-                                       normalization=normalization(args), c_name=args.c_name)
+                                       samples=samples, normalization=normalization(args), c_name=args.c_name)
         except tflite.VerificationError as error:
             print(json.dumps(error.figures, indent=2), file=sys.stderr)
             raise common.CheckFailed(f"{error} (nothing was written)") from None

@@ -236,11 +236,11 @@ def choose_interpreter(interpreter="auto"):
                       "`pip install ai-edge-litert` (or tflite-runtime with numpy<2, or tflite-micro)")
 
 
-def open_interpreter(model, name, threads=1, arena_kb=DEFAULT_ARENA_KB):
+def open_interpreter(model, name, threads=1, arena_kb=DEFAULT_ARENA_KB, quiet=True):
     """An `interpreters.Session` for `model` (bytes) on interpreter `name` (``name``, ``input``/``output``
     details, ``set_input``, ``invoke``, ``get_output``); RunnerError when it cannot load the model."""
     try:
-        return interpreters.open_session(model, name, threads, arena_kb * 1024)
+        return interpreters.open_session(model, name, threads, arena_kb * 1024, quiet)
     except interpreters.ArenaTooSmall as error:
         raise RunnerError(f"{error}: raise --arena-kb") from error
     except (RuntimeError, ValueError) as error:
@@ -309,11 +309,12 @@ def _fit_shape(images, shape, mean, std):
 
 
 def run(model_path, images, labels=None, interpreter="auto", mean=None, std=None, threads=1,
-        arena_kb=DEFAULT_ARENA_KB, warmup=1, expand=None):
+        arena_kb=DEFAULT_ARENA_KB, warmup=1, expand=None, quiet=True):
     """Classify ``images`` (8-bit pixels, (N, H, W[, C])) one at a time with a TFLite model.
 
     The file is checked first (`check_model`); mean/std default to the file's recorded normalisation;
-    ``expand`` None: expand packed files unless the interpreter is TFLite Micro (True/False force it).
+    ``expand`` None: expand packed files unless the interpreter is TFLite Micro (True/False force it);
+    ``quiet``: silence the interpreter's log lines while it loads.
     Returns a dict: ``interpreter`` (name used), ``machine`` (CPU architecture), ``predictions``
     (int array (N,)), ``probabilities`` ((N, classes)), ``accuracy`` (fraction correct, or None without
     labels), ``latency_ms`` ({"p50", "p90", "p99", "mean"} of the per-image ``invoke()`` times), ``n``,
@@ -342,7 +343,7 @@ def run(model_path, images, labels=None, interpreter="auto", mean=None, std=None
         raise RunnerError("--expand needs flatbuffers and a TFLite schema here (`pip install flatbuffers "
                           "ai-edge-litert` or tflite-micro); or run without --expand")
     expanded = (name != "tflm" if expand is None else expand) and _is_packed(record, data)
-    model = open_interpreter(_expanded(data, source) if expanded else data, name, threads, arena_kb)
+    model = open_interpreter(_expanded(data, source) if expanded else data, name, threads, arena_kb, quiet)
     load_ms = 1e3 * (time.perf_counter() - start)
     batch = _fit_shape(images, model.input["shape"], mean, std)
     if labels is not None and len(labels) != len(batch):
@@ -437,7 +438,7 @@ def _main(args):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RunnerWarning)
         result = run(args.model, images, labels, args.interpreter, args.mean, args.std, args.threads,
-                     args.arena_kb, expand=args.expand)
+                     args.arena_kb, expand=args.expand, quiet=not args.verbose)
     for warning in caught:
         print(f"warning: {' '.join(str(warning.message).split())}", file=sys.stderr)
     norm = result["normalization"]

@@ -43,7 +43,7 @@ def _read_progress(out):
 def _load_checkpoint(out):
     try:
         return keras.models.load_model(out / CHECKPOINT)
-    except Exception as error:  # noqa: BLE001 - Keras raises many kinds for a damaged zip or config
+    except Exception as error:  # Keras raises many kinds for a damaged zip or config
         first = (str(error).strip().splitlines() or [""])[0][:200]
         raise _damaged(out, f"{CHECKPOINT} cannot be loaded ({type(error).__name__}: {first})") from None
 
@@ -54,7 +54,7 @@ def _check_start_file(out):
             [saved[name] for name in saved.files]
     except FileNotFoundError:
         raise _damaged(out, f"{START} (the weights the run started from) is missing") from None
-    except Exception as error:  # noqa: BLE001 - numpy raises ValueError, BadZipFile, EOFError, ...
+    except Exception as error:  # numpy raises ValueError, BadZipFile, EOFError, ...
         raise _damaged(out, f"{START} is damaged ({type(error).__name__})") from None
 
 

@@ -10,6 +10,8 @@ after folding. The Keras-side description only explains the report.
 """
 import numpy as np
 
+from tfquant.kernels import channels_last
+
 RTOL = 1e-6
 
 
@@ -83,22 +85,11 @@ def int8_grid(q, axis, max_level=7):
     return np.moveaxis(j.reshape(shape), 0, axis), m
 
 
-def _keras_channel_axis(layer):
-    """Output-channel axis of a Keras kernel and the kernel reshaped so that axis is last."""
-    kernel = np.asarray(layer.kernel)
-    name = type(layer).__name__
-    if name.startswith("DepthwiseConv"):
-        return kernel.reshape(kernel.shape[:-2] + (-1,))
-    if "Transpose" in name:
-        return np.swapaxes(kernel, -1, -2)
-    return kernel
-
-
 def describe_layer(layer):
     """A short description of the grid a Keras layer's kernel lies on, or None for kernel-less layers."""
     if not hasattr(layer, "kernel") or getattr(layer, "kernel", None) is None:
         return None
-    kernel = _keras_channel_axis(layer)
+    kernel = channels_last(layer)  # output channels last, in TFLite's order (depthwise: c·M + m)
     scales = binary_scales(kernel, -1)
     if scales is not None:
         per_layer = np.allclose(scales, scales[0], rtol=RTOL)

@@ -9,9 +9,9 @@ one is refused before any conversion:
   whose ranges say nothing about real inputs (an all-zero calibration passed verification on itself,
   then agreed with Keras on 64% of ordinary inputs).
 
-`held_out(samples)` draws inputs that match the calibration's statistics feature by feature,
-x_f = mean_f + std_f·z (z ~ N(0, 1), seeded), so verification also runs on inputs the converter did
-not calibrate on.
+`held_out(samples)` makes new inputs that match the calibration's statistics feature by feature (mean
+and standard deviation; random rotations of pairs of centred samples, see there), so verification also
+runs on inputs the converter did not calibrate on.
 """
 import numpy as np
 
@@ -77,7 +77,19 @@ def validate(calibration, shape):
 
 
 def held_out(samples, count=HELD_OUT_SAMPLES, seed=0):
-    """`count` inputs drawn to match `samples` feature by feature: mean_f + std_f·z, z ~ N(0, 1)."""
+    """`count` new inputs with the per-feature mean and standard deviation of `samples`.
+
+    Each is the feature-wise mean plus a random rotation of two different centred samples,
+    x = mean + cos θ·(x_i - mean) + sin θ·(x_j - mean), θ uniform: for independent i ≠ j every feature
+    keeps its mean and variance (cos²θ + sin²θ = 1), and the inputs keep the structure of real ones (an
+    image stays an image, not per-pixel noise, on which an untrained net's int8 and float outputs disagree
+    without the file being wrong). Clipped to each feature's calibrated range [min_f, max_f].
+    """
     samples = np.asarray(samples, np.float64)
-    z = np.random.default_rng(seed).standard_normal((count,) + samples.shape[1:])
-    return (samples.mean(axis=0) + samples.std(axis=0) * z).astype(np.float32)
+    n, rng = len(samples), np.random.default_rng(seed)
+    mean = samples.mean(axis=0)
+    i = rng.integers(0, n, count)
+    j = (i + rng.integers(1, n, count)) % n if n > 1 else i
+    theta = rng.uniform(0, 2 * np.pi, count).reshape((count,) + (1,) * (samples.ndim - 1))
+    drawn = mean + np.cos(theta) * (samples[i] - mean) + np.sin(theta) * (samples[j] - mean)
+    return np.clip(drawn, samples.min(axis=0), samples.max(axis=0)).astype(np.float32)

@@ -135,14 +135,15 @@ class Session:
 class _TFLiteAPI(Session):
     """LiteRT, tflite-runtime and tf.lite share the tf.lite.Interpreter API."""
 
-    def __init__(self, name, module, model, num_threads, resolver=None):
+    def __init__(self, name, module, model, num_threads, resolver=None, quiet=True):
         self.name = name
         options = {} if resolver is None else {"experimental_op_resolver_type": resolver}
-        self.interpreter = module.Interpreter(model_content=model_bytes(model), num_threads=num_threads, **options)
-        raw = self.interpreter.get_input_details()[0]
-        if list(raw["shape"][:1]) != [1]:  # dynamic or larger batch: run one sample at a time
-            self.interpreter.resize_tensor_input(raw["index"], [1, *raw["shape"][1:]])
-        self.interpreter.allocate_tensors()
+        with silenced() if quiet else contextlib.nullcontext():  # "INFO: Created TensorFlow Lite XNNPACK delegate"
+            self.interpreter = module.Interpreter(model_content=model_bytes(model), num_threads=num_threads, **options)
+            raw = self.interpreter.get_input_details()[0]
+            if list(raw["shape"][:1]) != [1]:  # dynamic or larger batch: run one sample at a time
+                self.interpreter.resize_tensor_input(raw["index"], [1, *raw["shape"][1:]])
+            self.interpreter.allocate_tensors()
         self._in = self.interpreter.get_input_details()[0]["index"]
         self._out = self.interpreter.get_output_details()[0]["index"]
         self.input = _details(self.interpreter.get_input_details()[0])
@@ -179,8 +180,9 @@ class _Micro(Session):
         return self.interpreter.get_output(0)
 
 
-def open_session(model, interpreter="litert", num_threads=1, arena_size=None):
-    """An allocated `Session` for `model` (bytes or path) on `interpreter`, in this process.
+def open_session(model, interpreter="litert", num_threads=1, arena_size=None, quiet=True):
+    """An allocated `Session` for `model` (bytes or path) on `interpreter`, in this process (`quiet`: the
+    interpreter's own log lines while it loads are silenced; its errors still raise).
 
     tflm: the arena (`arena_size` bytes, default 2 MiB) is tried in a forked child first, and a size
     TFLM cannot run in raises ArenaTooSmall (with the minimum, found by bisection) instead of crashing.
@@ -199,8 +201,8 @@ def open_session(model, interpreter="litert", num_threads=1, arena_size=None):
     if name in ("litert", "litert-noxnnpack"):
         resolver = (module.OpResolverType.AUTO if name == "litert"
                     else module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-        return _TFLiteAPI(name, module, model, num_threads, resolver)
-    return _TFLiteAPI(name, module, model, num_threads)
+        return _TFLiteAPI(name, module, model, num_threads, resolver, quiet)
+    return _TFLiteAPI(name, module, model, num_threads, quiet=quiet)
 
 
 # ------------------------------------------------------------------------------------ TFLite Micro arenas

@@ -7,6 +7,8 @@ run time, right before the op that reads it, by
     CAST(int8 -> int32) -> ADD 128 -> GATHER(T) -> RESHAPE [-> SLICE -> RESHAPE]   (signs)
     float32 models:  -> CAST(int8 -> float32) -> MUL s (per channel)                  W = s_c·(±1)
     int8 models:     the signs are already the int8 filter, T holding ±q0 (q0 = 127)  W = ±127
+    int8, per-tensor FULLY_CONNECTED with rows ±q_c (batch norm folded into a binary
+    Dense kernel): T holding ±1, then an int8 MUL by q_c (scales s·1 = s cancel)     W = q_c·(±1)
 
 where `T` is one shared 256x8 int8 lookup table, `T[b, k] = -a if bit k of b is set else +a`.
 Bytes are stored as INT8 `b - 128` (TFLite Micro's CAST has no UINT8 input) and the ADD restores b.
@@ -14,7 +16,12 @@ For int8 models the rebuilt filter is bit-identical to the converter's (per-chan
 quantization stores a `±s_c` channel as exactly `±127`, zero point 0), so scales and int32 biases
 are untouched; for float models `s_c·(±1)` reproduces `±s_c` exactly.
 Placing each chain right before its consumer keeps the rebuilt filter's live range to one op, which
-is what keeps the memory planners' arenas small. Graph bytes matter for nets of many small convs
+is what keeps the memory planners' arenas small. In int8 models (the TensorFlow Lite Micro format) a
+CONV_2D / FULLY_CONNECTED filter whose rebuild (int32 indices + int8 rows: 1.5 bytes a weight, 2 with
+the MUL) needs more than the activation memory idle at its op (`liveness.py`) plus `spare_bytes` is
+split into equal chunks of output channels, each rebuilt right before its own op on that slice (its
+bias and per-channel scales sliced with it), and a CONCATENATION joins their outputs (at most 10
+chunks: TFLM's CONCATENATION limit): one chunk's intermediates are live at a time. Graph bytes matter for nets of many small convs
 (ResNet-56: ~1 KB a layer against ~2 KB of sign bits), so the chains are written lean: unnamed
 tensors, no builtin options, one shared tensor per distinct shape/constant, and the packed file
 drops every tensor name but the inputs' and outputs' (the converter's scope names cost ~600 bytes a

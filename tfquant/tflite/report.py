@@ -11,6 +11,8 @@
 import json
 import re
 
+from tfquant import files
+
 from . import flatbuffer as fb
 
 
@@ -39,7 +41,7 @@ def build(fmt, model_bytes, float32_bytes, records, descriptions, verification):
     for r in records:
         layer = _keras_layer(r, names)
         layers.append({"layer": layer or r.tensor, "keras_kernel": descriptions.get(layer),
-                       **{k: getattr(r, k) for k in ("op", "shape", "weights", "stored_as", "bytes", "packed", "reason")}})
+                       **{k: getattr(r, k) for k in ("op", "shape", "weights", "stored_as", "bytes", "packed", "reason", "chunks")}})
     report = {
         "format": fmt, "file_bytes": len(model_bytes), "float32_bytes": float32_bytes,
         "ratio_to_float32": len(model_bytes) / float32_bytes,
@@ -57,8 +59,8 @@ def build(fmt, model_bytes, float32_bytes, records, descriptions, verification):
 
 
 def to_json(report, path):
-    with open(path, "w") as f:
-        json.dump(report, f, indent=2)
+    """Write `report` as JSON to `path`, atomically (`tfquant.files`)."""
+    files.write_text(path, json.dumps(report, indent=2))
 
 
 def to_text(report):
