@@ -55,7 +55,8 @@ def table(expansion):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=Path, default=None, help="models folder to serve (default android_demo/models)")
+    parser.add_argument("--models", type=Path, default=None,
+                        help="models folder to serve (default android_demo/models)")
     parser.add_argument("--write", action="store_true", help="put the table into docs/RESULTS.md")
     args = parser.parse_args(argv)
     result = browser_run(args.models)

@@ -6,9 +6,9 @@ Model: `benchmarks.export_models.odd_shapes_cnn` with binary kernels (conv + fol
 weight counts, stride 2, a (3, 2) kernel, depthwise, 1x1, binary dense). Each format is exported by
 `tfquant.tflite.export` (verified on LiteRT), then run on every interpreter on 16 inputs and compared
 with Keras under the export's own limits (`tfquant/tflite/verify.py`): float formats relative error
-<= 1e-4; int8 formats <= 0.25 and argmax agreement >= 0.9 on decisive samples. tflite-runtime runs in `.venv-tflite-runtime`
-(`python -m export._tflite_runtime_venv`). The packed formats are also run after `tfquant.tflite.expand`
-(filters folded into constants at load). `--write` puts the table into docs/RESULTS.md, section
+<= 1e-4; int8 formats <= 0.25 and argmax agreement >= 0.9 on decisive samples. tflite-runtime runs in
+`.venv-tflite-runtime` (`python -m export._tflite_runtime_venv`). The packed formats are also run after
+`tfquant.tflite.expand` (filters folded into constants at load). `--write` puts the table into docs/RESULTS.md, section
 "Interpreter compatibility".
 """
 import argparse
@@ -55,7 +55,8 @@ def main(argv=None):
                 files.append((f"{fmt}, expanded at load", Path(folder) / f"{fmt}_expanded.tflite"))
                 files[-1][1].write_bytes(tflite.expand(path.read_bytes()))
             for label, file in files:
-                cells = [cell(file, x, expected, name, fmt in tflite.INT8_FORMATS) for name in interpreters.INTERPRETERS]
+                cells = [cell(file, x, expected, name, fmt in tflite.INT8_FORMATS)
+                         for name in interpreters.INTERPRETERS]
                 lines.append(f"| {label} | " + " | ".join(cells) + " |")
                 print(lines[-1], flush=True)
     text = ("Produced by `python -m benchmarks.export_compat --write` (cells: result against Keras, with the "

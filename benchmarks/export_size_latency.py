@@ -103,7 +103,8 @@ def notes(rows, models):
             f"1/{1 / p8['ratio_to_float32']:.1f}. TFLM arena packed-int8 {p8['tflm_arena_bytes']:,} B vs goal "
             f"{goal:,} B (int8 arena {r8['tflm_arena_bytes']:,} + 2 x largest int8 conv filter "
             f"{largest_filter(r8):,}). packed-int8 {by['packed-int8']['ms_xnnpack']:.2f} ms vs float32+XNNPACK "
-            f"{by['float32']['ms_xnnpack']:.2f} ms; of that, unpacking costs {by['packed-int8']['ms_builtin'] - by['int8']['ms_builtin']:.2f} ms "
+            f"{by['float32']['ms_xnnpack']:.2f} ms; of that, unpacking costs "
+            f"{by['packed-int8']['ms_builtin'] - by['int8']['ms_builtin']:.2f} ms "
             f"(packed-int8 minus int8, both builtin) and losing XNNPACK on the convs "
             f"{by['int8']['ms_builtin'] - by['int8']['ms_xnnpack']:.2f} ms (int8 builtin minus int8 XNNPACK).")
         e8, e32 = by["packed-int8, expanded at load"], by["packed, expanded at load"]

@@ -84,7 +84,8 @@ def alternation(larq, tfq):
 
 def check_mirror(larq, width):
     """The tf-keras copy of VGG-9 must have exactly the Keras 3 model's trainable parameters."""
-    ours = sum(math.prod(v.shape) for v in vgg9(input_shape=(32, 32, 3), num_classes=10, width=width).trainable_variables)
+    ours = sum(math.prod(v.shape)
+               for v in vgg9(input_shape=(32, 32, 3), num_classes=10, width=width).trainable_variables)
     theirs = larq["trainable_params"]
     if any(n != ours for n in theirs.values()):
         raise SystemExit(f"larq_step_time.py's VGG-9 has {theirs} trainable parameters, tfquant.models.vgg9 "
@@ -119,7 +120,8 @@ def table(summary, spread):
     cols = list(summary[JITS[0]])
     lines = ["| jit_compile | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for jit, row in summary.items():
-        cells = [f"{row[c]:.1f}" if c.endswith("(ms)") else f"{row[c]:.3f} ({spread[jit][c][0]:.2f}-{spread[jit][c][1]:.2f})"
+        cells = [f"{row[c]:.1f}" if c.endswith("(ms)")
+                 else f"{row[c]:.3f} ({spread[jit][c][0]:.2f}-{spread[jit][c][1]:.2f})"
                  for c in cols]
         lines.append(f"| {jit} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -145,7 +147,8 @@ def main():
         f"`QuantConv2D(kernel_quantizer=\"ste_sign\", kernel_constraint=\"weight_clip\")` + Adam vs tf-keras "
         f"`Conv2D` + Adam in a subprocess (`python -m benchmarks.larq_step_time`); {args.alternations} alternations "
         f"of the two processes, each with {args.rounds} interleaved rounds of {args.steps} steps per model after "
-        f"a warm-up; medians over the alternations, ratios with their range; {platform.processor() or platform.machine()}, "
+        f"a warm-up; medians over the alternations, ratios with their range; "
+        f"{platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, 1-min load average {load_before:.1f} before and {load_after:.1f} after, "
         f"measured {time.strftime('%Y-%m-%d')}):\n\n{table(summary, spread)}\n\n"
         "Both implement BinaryConnect with the same arithmetic (sign of a clipped latent kernel forward, "

@@ -68,7 +68,8 @@ def measure(name, repeats, folder):
     row = rows[-1]
     row["arena_whole"] = interpreters.tflm_min_arena(whole, x)
     probe = held_out[:4]
-    row["tflm_equal"] = bool(np.array_equal(interpreters.run(packed, probe, "tflm"), interpreters.run(base, probe, "tflm")))
+    row["tflm_equal"] = bool(np.array_equal(interpreters.run(packed, probe, "tflm"),
+                                            interpreters.run(base, probe, "tflm")))
     row["litert_equal"] = bool(np.array_equal(interpreters.run(packed, held_out, "litert-noxnnpack"),
                                               interpreters.run(base, held_out, "litert-noxnnpack")))
     return rows

@@ -21,12 +21,14 @@ from benchmarks.results_page import replace_section
 
 # (what is fed, test module): bad inputs first, then faults
 BATTERY = (
-    ("bad input: API constructors (quantizers, optimizers, selection, initializers)", "tests/core/test_bad_arguments.py"),
+    ("bad input: API constructors (quantizers, optimizers, selection, initializers)",
+     "tests/core/test_bad_arguments.py"),
     ("bad input: tfquant-train", "tests/apps/test_train_cli_errors.py"),
     ("bad input: tfquant-export", "tests/apps/test_export_cli_errors.py"),
     ("bad input: tfquant-run", "tests/apps/test_run_bad_input.py"),
     ("bad input: calibration arrays (export API)", "tests/tflite/test_calibration.py"),
-    ("fault: damaged, truncated or foreign model files; too-small TFLite Micro arena", "tests/tflite/test_integrity.py"),
+    ("fault: damaged, truncated or foreign model files; too-small TFLite Micro arena",
+     "tests/tflite/test_integrity.py"),
     ("fault: write failing partway (disk full, file-size limit) during export", "tests/apps/test_export_cli.py"),
     ("fault: training killed between or during its commits, then resumed", "tests/apps/test_train_cli.py"),
 )
@@ -60,7 +62,8 @@ def table(counts):
         c = counts.get(module, collections.Counter())
         totals.update(c)
         lines.append(f"| {what} (`{module}`) | {sum(c.values())} | {c['passed']} | {c['failed']} | {c['skipped']} |")
-    lines.append(f"| **all** | {sum(totals.values())} | {totals['passed']} | {totals['failed']} | {totals['skipped']} |")
+    lines.append(f"| **all** | {sum(totals.values())} | {totals['passed']} | {totals['failed']} "
+                 f"| {totals['skipped']} |")
     return "\n".join(lines), totals
 
 

@@ -12,7 +12,8 @@ Each interpreter runs on the core it is meant for (override with --cpu):
 ARMv8.2.) The model, the data and tfquant's Python files (the runner needs only its device core: numpy,
 flatbuffers and the interpreter; no TensorFlow or Keras) are copied into ROOT/tmp/tfquant-run, the
 runner is executed as ``python3 -m tfquant.cli.run`` by the root's own arm64 python3 under
-``chroot ROOT qemu-aarch64-static -cpu CPU``, and its ``--json`` result comes back. Emulated latencies say nothing about a real device's speed.
+``chroot ROOT qemu-aarch64-static -cpu CPU``, and its ``--json`` result comes back. Emulated latencies say
+nothing about a real device's speed.
 """
 import argparse
 import json

@@ -109,7 +109,8 @@ def _cifar_resnet(depth, width, input_shape, num_classes, initializer, name):
             prefix = f"s{stage}b{block + 1}"
             y = _conv_bn_relu(x, filters, f"{prefix}_conv1", initializer, strides=stride)
             y = _conv_bn_relu(y, filters, f"{prefix}_conv2", initializer, relu=False)
-            short = x if stride == 1 and x.shape[-1] == filters else ShortcutA(filters, stride, name=f"{prefix}_short")(x)
+            short = (x if stride == 1 and x.shape[-1] == filters
+                     else ShortcutA(filters, stride, name=f"{prefix}_short")(x))
             x = layers.ReLU(name=f"{prefix}_relu")(layers.Add(name=f"{prefix}_add")([y, short]))
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="fc")(x)

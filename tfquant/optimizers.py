@@ -173,7 +173,7 @@ class QuantizedOptimizer:
         try:
             return self._get_variable_index(variable)
         except KeyError:
-            raise ValueError(f"'{selection.path_of(variable)}' is not trained by this optimizer.")
+            raise ValueError(f"'{selection.path_of(variable)}' is not trained by this optimizer.") from None
 
     def _get_variable_index(self, variable):
         # BC runs the base update on the buffer: it shares the slots (moments) of its model variable.

@@ -48,8 +48,9 @@ def round_stochastic(w, delta, noise, levels=None):
     formula: a grid value ``w = fl(k * Delta)`` does not always divide back to ``k`` in float32
     (``fl(w / Delta)`` is ``k`` plus or minus one ulp for about one in nine pairs, measured over |k| <= 4096
     and 20 000 random Delta), and ``k - 1ulp`` would go down to ``k - 1`` whenever ``u >= 1 - 1ulp``:
-    probability ulp(k) per weight per step, at least 2**-24, certain over a long run. So values that equal ``round(x) * Delta`` exactly (bit for bit,
-    which is how the grid is written) are kept; everything else follows the formula.
+    probability ulp(k) per weight per step, at least 2**-24, certain over a long run. So values that equal
+    ``round(x) * Delta`` exactly (bit for bit, which is how the grid is written) are kept; everything else
+    follows the formula.
     """
     w = ops.convert_to_tensor(w)
     x = w / delta

@@ -126,7 +126,8 @@ def test_js_expansion_equals_python_expansion(name, tmp_path):
     js, python = (tmp_path / "js.tflite").read_bytes(), expand(source.read_bytes())
     assert (summary["filters"] > 0) == name.startswith("packed")
     images, _ = read_gallery(MODELS / "gallery.json")
-    x = ((images[:8, :, :, None] / 255.0 - MANIFEST["preprocess"]["mean"]) / MANIFEST["preprocess"]["std"]).astype(np.float32)
+    x = ((images[:8, :, :, None] / 255.0 - MANIFEST["preprocess"]["mean"])
+         / MANIFEST["preprocess"]["std"]).astype(np.float32)
 
     def ops(model):
         return [d["op_name"] for d in interpreters.open_session(model, "litert").interpreter._get_ops_details()]

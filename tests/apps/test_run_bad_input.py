@@ -18,8 +18,9 @@ def _png(path, width=28, height=28, depth=8, colour=0, interlace=0, body=None):
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
     rows = body if body is not None else zlib.compress(b"".join(b"\x00" + bytes(width) for _ in range(height)))
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0,
-                                                                      interlace)) + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n"
+                     + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, interlace))
+                     + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
     return path
 
 

@@ -75,12 +75,15 @@ def test_start_file_keeps_since_start_across_a_resume(tmp_path):
     x, y = toy_data()
     start = tmp_path / "start.npz"
     initial = []
-    record = keras.callbacks.LambdaCallback(on_train_begin=lambda logs: initial.append(np.array(model.get_layer("conv2").kernel)))
-    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[tfquant.callbacks.QuantizationMonitor(start_file=start), record])
+    record = keras.callbacks.LambdaCallback(
+        on_train_begin=lambda logs: initial.append(np.array(model.get_layer("conv2").kernel)))
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0,
+              callbacks=[tfquant.callbacks.QuantizationMonitor(start_file=start), record])
     history = model.fit(x, y, batch_size=8, epochs=1, verbose=0,
                         callbacks=[tfquant.callbacks.QuantizationMonitor(start_file=start)])
     now = np.array(model.get_layer("conv2").kernel)
-    assert history.history["changed_since_start/net.conv2.kernel"][-1] == pytest.approx(100 * np.mean(now != initial[0]))
+    assert (history.history["changed_since_start/net.conv2.kernel"][-1]
+            == pytest.approx(100 * np.mean(now != initial[0])))
     other = compile_model(keras.Sequential([keras.Input((10, 10, 1)), keras.layers.Conv2D(2, 3), keras.layers.Flatten(),
                                             keras.layers.Dense(3)]), tfquant.BCAdam())
     with pytest.raises(ValueError, match="another model"):

@@ -7,7 +7,8 @@ import tensorflow as tf
 from tfquant import data
 
 needs_fashion_mnist = pytest.mark.skipif(
-    data.fashion_mnist_dir() is None, reason="Fashion-MNIST files not installed (apt-get install dataset-fashion-mnist)")
+    data.fashion_mnist_dir() is None,
+    reason="Fashion-MNIST files not installed (apt-get install dataset-fashion-mnist)")
 
 
 @needs_fashion_mnist

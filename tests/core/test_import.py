@@ -32,7 +32,8 @@ def _python(code):
 
 
 def test_import_tfquant_loads_neither_keras_nor_tensorflow():
-    loaded = _python("import sys, tfquant, tfquant.cli.common; print(sorted({'keras', 'tensorflow'} & set(sys.modules)))")
+    loaded = _python("import sys, tfquant, tfquant.cli.common; "
+                     "print(sorted({'keras', 'tensorflow'} & set(sys.modules)))")
     assert loaded == "[]"
 
 

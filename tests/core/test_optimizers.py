@@ -167,10 +167,12 @@ def test_r_stagnates_at_small_learning_rates_while_sr_and_bc_move():
     """Section 5: with a small step, R's rounding undoes every update; SR and BC keep changing weights."""
     x, y = toy_data(n=128)
     changed = {}
-    for name, optimizer in [("r", tfquant.RAdam(1e-3)), ("sr", tfquant.SRAdam(1e-3, seed=0)), ("bc", tfquant.BCAdam(1e-3))]:
+    for name, optimizer in [("r", tfquant.RAdam(1e-3)), ("sr", tfquant.SRAdam(1e-3, seed=0)),
+                            ("bc", tfquant.BCAdam(1e-3))]:
         keras.utils.set_random_seed(3)
         model = compile_model(small_cnn(), optimizer)
-        history = model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[tfquant.callbacks.QuantizationMonitor()])
+        history = model.fit(x, y, batch_size=4, epochs=2, verbose=0,
+                            callbacks=[tfquant.callbacks.QuantizationMonitor()])
         changed[name] = sum(v[-1] for k, v in history.history.items() if k.startswith("changed_since_start/"))
     # 64 Adam steps of size ~1e-3 against a gap of 2 between -1 and +1: R never crosses it; SR crosses with
     # probability ~5e-4 per weight and step (about 10 of the 324 kernel weights expected); BC's buffer drifts.
@@ -186,7 +188,8 @@ def test_weight_decay_shrinks_bcs_full_precision_buffer():
     zeros = tensor(np.zeros(w.shape), w)
     for _ in range(3):
         optimizer.apply([zeros], [w])
-    np.testing.assert_allclose(value(optimizer.full_precision(w)), np.array([0.5, -0.25, 0.75, -1.0]) * 0.95**3, rtol=1e-6)
+    np.testing.assert_allclose(value(optimizer.full_precision(w)), np.array([0.5, -0.25, 0.75, -1.0]) * 0.95**3,
+                               rtol=1e-6)
     np.testing.assert_array_equal(value(w), [1, -1, 1, -1])
     dense = keras.Variable(np.ones((2, 2), "float32"), name="kernel")  # not quantized: the base decay
     optimizer_2 = tfquant.BCSGD(0.1, weight_decay=0.5)

@@ -47,7 +47,8 @@ def test_load_refuses_pickles_text_and_unnamed_npz(tmp_path):
     (tmp_path / "text.npy").write_text("1, 2, 3\n")
     np.savez(tmp_path / "two.npz", a=np.ones(3), b=np.ones(3))
     np.savez(tmp_path / "x.npz", x=np.ones((2, 3)), y=np.ones(2))
-    for name, message in (("objects.npy", "Python objects"), ("text.npy", "not a NumPy .npy"), ("two.npz", "name the inputs")):
+    for name, message in (("objects.npy", "Python objects"), ("text.npy", "not a NumPy .npy"),
+                          ("two.npz", "name the inputs")):
         with pytest.raises(tflite.ExportError, match=message):
             calibration.load(tmp_path / name)
     assert calibration.load(tmp_path / "x.npz").shape == (2, 3)

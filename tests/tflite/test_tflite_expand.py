@@ -61,7 +61,8 @@ def test_expanded_runs_like_the_unpacked_file_on_xnnpack(base, packed, files):
                                       interpreters.run(models[base], x, interpreter))
 
     def partitions(model_bytes):
-        return [d["op_name"] for d in interpreters.open_session(model_bytes).interpreter._get_ops_details()].count("DELEGATE")
+        details = interpreters.open_session(model_bytes).interpreter._get_ops_details()
+        return [d["op_name"] for d in details].count("DELEGATE")
     assert partitions(expanded) == partitions(models[base]) < partitions(models[packed])
 
 
@@ -69,4 +70,5 @@ def test_file_without_unpacking_keeps_its_graph(files):
     models, x = files
     expanded = tflite.expand(models["int8"])
     assert _ops(expanded) == _ops(models["int8"])
-    np.testing.assert_array_equal(interpreters.run(expanded, x, "litert"), interpreters.run(models["int8"], x, "litert"))
+    np.testing.assert_array_equal(interpreters.run(expanded, x, "litert"),
+                                  interpreters.run(models["int8"], x, "litert"))

@@ -77,7 +77,7 @@ def test_int4_stores_conv_filters_at_four_bits(exported):
 
 
 def test_report_sizes_add_up(exported):
-    for fmt, report in exported.items():
+    for _, report in exported.items():
         kinds = report["bytes_by_kind"]
         assert sum(kinds.values()) == report["file_bytes"]
         assert report["file_bytes"] == len(open(report["path"], "rb").read())

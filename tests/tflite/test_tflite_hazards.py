@@ -70,7 +70,8 @@ def test_int4_rescales_bias_with_filter(model):
         real8 = flatbuffer.constant(int8, b8) * np.asarray(b8.quantization.scale)
         real4 = flatbuffer.constant(int4, b4) * np.asarray(b4.quantization.scale)
         np.testing.assert_allclose(real4, real8, atol=np.asarray(b4.quantization.scale).max())
-        np.testing.assert_allclose(np.asarray(f4.quantization.scale), np.asarray(f8.quantization.scale) * 127, rtol=1e-6)
+        np.testing.assert_allclose(np.asarray(f4.quantization.scale), np.asarray(f8.quantization.scale) * 127,
+                                   rtol=1e-6)
 
 
 def test_corrupted_weights_refused(model):

@@ -42,7 +42,7 @@ def _number(kind, text, low, inclusive):
     try:
         value = kind(text)
     except (TypeError, ValueError):
-        raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}")
+        raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
     if value != value or value in (float("inf"), float("-inf")):
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
     if (value < low) if inclusive else (value <= low):
@@ -94,7 +94,7 @@ def output_file(text):
     try:
         return check_writable(text)
     except UnwritableOutput as error:
-        raise argparse.ArgumentTypeError(str(error))
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def output_dir(text):

@@ -71,7 +71,8 @@ def outputs(args):
             raise common.BadInput(f"--c-array {args.c_array}: give a .cc file name (the .h is written beside it)")
         written += [args.c_array, common.output_file(str(args.c_array.with_suffix(".h")))]
     if not re.fullmatch(r"[A-Za-z_]\w*", args.c_name):
-        raise common.BadInput(f"--c-name {args.c_name!r} is not a C identifier: use letters, digits and _ (e.g. g_model)")
+        raise common.BadInput(f"--c-name {args.c_name!r} is not a C identifier: "
+                              "use letters, digits and _ (e.g. g_model)")
     inputs = {args.model.resolve(): "the model"}
     inputs.update({path.resolve(): option for path, option in ((args.calibration, "--calibration"),
                                                                (args.samples, "--samples")) if path})

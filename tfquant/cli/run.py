@@ -202,7 +202,8 @@ def normalization(record, mean=None, std=None):
     if mean is not None or std is not None:
         if mean is None or std is None:
             raise RunnerError("give --mean and --std together (the normalisation x = (p/255 - mean) / std)")
-        if isinstance(recorded, dict) and not (np.allclose(recorded["mean"], mean) and np.allclose(recorded["std"], std)):
+        if isinstance(recorded, dict) and not (np.allclose(recorded["mean"], mean)
+                                               and np.allclose(recorded["std"], std)):
             warnings.warn(f"--mean {mean} --std {std} override the file's recorded normalisation "
                           f"(mean {recorded['mean']}, std {recorded['std']})", RunnerWarning, stacklevel=3)
         return mean, std, "command line"
@@ -254,7 +255,8 @@ def _expanded(data, source):
     try:
         return fold.expand(data)
     except Exception as error:  # noqa: BLE001 - a file the folder cannot handle: say so, keep the traceback for --debug
-        raise RunnerError(f"cannot expand {source} ({type(error).__name__}: {error}); run it with --no-expand") from error
+        raise RunnerError(f"cannot expand {source} ({type(error).__name__}: {error}); "
+                          "run it with --no-expand") from error
 
 
 def _is_packed(record, data):
@@ -389,7 +391,7 @@ def _interpreter_name(text):
     try:
         return interpreters.canonical(text)
     except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error))
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _finite_float(text):

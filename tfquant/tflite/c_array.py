@@ -56,7 +56,8 @@ def header_text(model_bytes, name, arena_size=None, arena_headroom=0):
             f"extern const unsigned char {name}[];\nextern const unsigned int {name}_len;\n{arena}\n"
             f"// The {len(ops)} operators the model uses: {', '.join(ops)}.\n"
             f"using {name}_op_resolver = tflite::MicroMutableOpResolver<{len(ops)}>;\n\n"
-            f"inline TfLiteStatus {name}_register_ops({name}_op_resolver& resolver) {{\n{adds}  return kTfLiteOk;\n}}\n\n"
+            f"inline TfLiteStatus {name}_register_ops({name}_op_resolver& resolver) {{\n"
+            f"{adds}  return kTfLiteOk;\n}}\n\n"
             f"#endif  // {guard}\n")
 
 

@@ -43,7 +43,8 @@ class DamagedModel(ValueError):
 def check_header(data, source="the model"):
     """Size and file identifier, from the raw bytes alone; DamagedModel when wrong."""
     if len(data) < MIN_SIZE:
-        raise DamagedModel(f"{source} is {len(data)} bytes, too short to be a TFLite model (re-export or copy it again)")
+        raise DamagedModel(f"{source} is {len(data)} bytes, too short to be a TFLite model "
+                           "(re-export or copy it again)")
     if data[4:8] != FILE_IDENTIFIER:
         raise DamagedModel(f"{source} is not a TFLite model: file identifier {bytes(data[4:8])!r}, expected "
                            f"{FILE_IDENTIFIER!r} (give a .tflite file written by the converter or tfquant-export)")

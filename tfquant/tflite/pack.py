@@ -21,9 +21,9 @@ CONV_2D / FULLY_CONNECTED filter whose rebuild (int32 indices + int8 rows: 1.5 b
 the MUL) needs more than the activation memory idle at its op (`liveness.py`) plus `spare_bytes` is
 split into equal chunks of output channels, each rebuilt right before its own op on that slice (its
 bias and per-channel scales sliced with it), and a CONCATENATION joins their outputs (at most 10
-chunks: TFLM's CONCATENATION limit): one chunk's intermediates are live at a time. Graph bytes matter for nets of many small convs
-(ResNet-56: ~1 KB a layer against ~2 KB of sign bits), so the chains are written lean: unnamed
-tensors, no builtin options, one shared tensor per distinct shape/constant, and the packed file
+chunks: TFLM's CONCATENATION limit): one chunk's intermediates are live at a time. Graph bytes matter
+for nets of many small convs (ResNet-56: ~1 KB a layer against ~2 KB of sign bits), so the chains are
+written lean: unnamed tensors, no builtin options, one shared tensor per distinct shape/constant, and the packed file
 drops every tensor name but the inputs' and outputs' (the converter's scope names cost ~600 bytes a
 conv layer) and the empty buffers of computed tensors.
 """
@@ -106,7 +106,8 @@ class _Packer:
         stored = pack_signs(w)
         nbytes = stored.size
         packed = self.tensor([nbytes], TT.INT8, stored)
-        index32, index, rows = self.tensor([nbytes], TT.INT32), self.tensor([nbytes], TT.INT32), self.tensor([nbytes, 8], TT.INT8)
+        index32, index, rows = (self.tensor([nbytes], TT.INT32), self.tensor([nbytes], TT.INT32),
+                                self.tensor([nbytes, 8], TT.INT8))
         ops = [self.op(OP.CAST, [packed], [index32]),
                self.op(OP.ADD, [index32, self.constant(np.asarray(128, np.int32), TT.INT32)], [index]),
                self.op(OP.GATHER, [self.constant(sign_table(magnitude), TT.INT8), index], [rows])]
@@ -158,7 +159,8 @@ def _chunk_channels(channels, per_channel, factor, output_bytes, budget):
 def _copy_op(op, inputs, outputs):
     """`op` (same operator and options) on other tensors."""
     copy = fb.schema.OperatorT()
-    copy.opcodeIndex, copy.builtinOptionsType, copy.builtinOptions = op.opcodeIndex, op.builtinOptionsType, op.builtinOptions
+    copy.opcodeIndex, copy.builtinOptionsType = op.opcodeIndex, op.builtinOptionsType
+    copy.builtinOptions = op.builtinOptions
     copy.inputs, copy.outputs = np.asarray(inputs, np.int32), np.asarray(outputs, np.int32)
     return copy
 

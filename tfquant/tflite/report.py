@@ -41,7 +41,8 @@ def build(fmt, model_bytes, float32_bytes, records, descriptions, verification):
     for r in records:
         layer = _keras_layer(r, names)
         layers.append({"layer": layer or r.tensor, "keras_kernel": descriptions.get(layer),
-                       **{k: getattr(r, k) for k in ("op", "shape", "weights", "stored_as", "bytes", "packed", "reason", "chunks")}})
+                       **{k: getattr(r, k)
+                          for k in ("op", "shape", "weights", "stored_as", "bytes", "packed", "reason", "chunks")}})
     report = {
         "format": fmt, "file_bytes": len(model_bytes), "float32_bytes": float32_bytes,
         "ratio_to_float32": len(model_bytes) / float32_bytes,
