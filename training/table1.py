@@ -24,7 +24,7 @@ from tfquant import files
 from training import plots, provenance
 
 COMMON = ["--model", "vgg9", "--width", "0.25", "--dataset", "fashion_mnist", "--epochs", "8",
-          "--train-subset", "30000", "--lr", "0.01", "--verbose", "2"]
+          "--train-subset", "30000", "--lr", "0.01", "--progress", "epochs"]
 # Table 1's rows, in the paper's order: (label, train.py arguments).
 ROWS = {
     "ADAM": ["--method", "adam"],

@@ -4,8 +4,8 @@ Trains the same small CNN with a tfquant optimizer on 2 data-parallel replicas a
 global batch, then prints JSON: whether the replicas' quantized kernels are identical, and how far the
 2-replica run is from the single-device run.
 
-    KERAS_BACKEND=tensorflow python tests/core/distributed_check.py sr
-    KERAS_BACKEND=jax XLA_FLAGS=--xla_force_host_platform_device_count=2 python tests/core/distributed_check.py bc
+    KERAS_BACKEND=tensorflow python -m tests.core.distributed_check sr
+    KERAS_BACKEND=jax XLA_FLAGS=--xla_force_host_platform_device_count=2 python -m tests.core.distributed_check bc
 """
 
 import json
@@ -23,7 +23,6 @@ if BACKEND == "tensorflow":
 
 import keras  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import tfquant  # noqa: E402
 from tests.conftest import compile_model, small_cnn, toy_data  # noqa: E402
 

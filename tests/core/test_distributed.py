@@ -21,8 +21,8 @@ def test_replicas_agree_and_match_one_device(backend, method):
         pytest.skip(f"{backend} is not installed")
     env = dict(os.environ, KERAS_BACKEND=backend, XLA_FLAGS="--xla_force_host_platform_device_count=2",
                TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
-    run = subprocess.run([sys.executable, str(ROOT / "tests" / "core" / "distributed_check.py"), method],
-                         env=env, capture_output=True, text=True, timeout=600)
+    run = subprocess.run([sys.executable, "-m", "tests.core.distributed_check", method], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=600)
     lines = [line for line in run.stdout.splitlines() if line.startswith("RESULT ")]
     assert run.returncode == 0 and lines, run.stderr[-3000:]
     report = json.loads(lines[-1][len("RESULT "):])
