@@ -19,7 +19,9 @@ def test_quick_main_job_holds_together(tmp_path):
     out = tmp_path / "main-quick"
     summary = json.loads((out / "main_job.json").read_text())
     rows = {name: (accuracy, size, latency) for name, accuracy, size, latency in summary["rows"]}
-    assert len(rows) == 2 + len(main_job.FORMATS)
+    assert len(rows) == 2 + len(main_job.RUNS)  # Keras x 2, each file (packed ones as downloaded and expanded)
+    assert {name.split(".tflite")[0] for name in rows if ".tflite" in name} == set(main_job.FORMATS)
+    assert sum("as downloaded" in name for name in rows) == sum("expanded at load" in name for name in rows) == 2
     sizes = {fmt: (out / "export" / f"{fmt}.tflite").stat().st_size for fmt in main_job.FORMATS}
     assert sizes["packed"] < sizes["float32"] and sizes["packed-int8"] < sizes["int8"]
     keras_bc = rows["Keras, BC-Adam (binary conv kernels)"][0]
@@ -29,6 +31,9 @@ def test_quick_main_job_holds_together(tmp_path):
             assert abs(accuracy - keras_bc) <= (0.002 if "float32" in name or name.startswith("packed.") else 0.03), \
                 (name, accuracy, keras_bc)
             assert latency > 0
+
+    fidelity = summary["int8_fidelity"]  # argmax agreement of Keras and its int8 file, Adam- and BC-trained
+    assert set(fidelity) == {"adam", "bc"} and all(0.8 <= f <= 1 for f in fidelity.values()), fidelity
 
     manifest = json.loads((out / "demo" / "models.json").read_text())
     assert {m["name"] for m in manifest["models"]} == set(main_job.DEMO_FORMATS)
