@@ -7,6 +7,7 @@ import keras
 import numpy as np
 
 from tfquant import selection
+from tfquant.files import atomic_write
 from tfquant.optimizers import quantizing_optimizer
 
 
@@ -87,7 +88,8 @@ class QuantizationMonitor(keras.callbacks.Callback):
             return now
         path = pathlib.Path(self.start_file)
         if not path.exists():
-            np.savez(path, *now)
+            with atomic_write(path, "wb") as f:  # a kill while writing leaves no half-written file
+                np.savez(f, *now)
             return now
         with np.load(path) as saved:
             start = [saved[f"arr_{i}"] for i in range(len(saved.files))]
