@@ -18,10 +18,8 @@ from pathlib import Path
 
 from tfquant.cli import common
 from tfquant.files import staged as staged_outputs
-
-# tfquant.tflite.FORMATS and INT8_FORMATS (a test keeps them equal), so that --help needs no TensorFlow.
-FORMATS = ("float32", "int8", "int4", "packed", "packed-int8")
-INT8_FORMATS = ("int8", "int4", "packed-int8")
+from tfquant.tflite.formats import INT8_FORMATS  # the formats table: cheap to import, no TensorFlow
+from tfquant.tflite.formats import NAMES as FORMATS
 
 
 def build_parser():

@@ -394,16 +394,6 @@ def _interpreter_name(text):
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _finite_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not np.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
-
-
 def build_parser():
     parser = argparse.ArgumentParser(prog="tfquant-run", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -414,7 +404,7 @@ def build_parser():
                         choices=("auto", *interpreters.INTERPRETERS),
                         help="which interpreter runs the model (other spellings accepted, e.g. tflite_runtime); "
                              f"auto: the first of {', '.join(AUTO_ORDER)} that imports")
-    parser.add_argument("--mean", type=_finite_float, default=None,
+    parser.add_argument("--mean", type=common.finite_float, default=None,
                         help="normalisation mean of p/255 (default: the file's metadata, else 0)")
     parser.add_argument("--std", type=common.positive_float, default=None,
                         help="normalisation standard deviation of p/255, > 0 (default: the file's metadata, else 1)")
