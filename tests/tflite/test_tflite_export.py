@@ -3,6 +3,7 @@ import keras
 import numpy as np
 import pytest
 
+import tfquant
 import tfquant.tflite as tflite
 from benchmarks.export_models import binarize, conv1d_net, odd_shapes_cnn
 from tfquant.tflite import interpreters
@@ -114,3 +115,28 @@ def test_non_binary_layers_stay_float_and_strict_refuses():
     assert kept["pointwise"]["keras_kernel"] == "not on a grid"
     with pytest.raises(tflite.ExportError, match="strict: 1 conv filter"):
         tflite.export(model, None, format="packed", strict=True)
+
+
+class TutorialNet(keras.Model):
+    """A tutorial-style subclassed model: no keras.Input, built by its first call in fit."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = keras.layers.Conv2D(4, 3, use_bias=False)
+        self.flat = keras.layers.Flatten()
+        self.out = keras.layers.Dense(3)
+
+    def call(self, x):
+        return self.out(self.flat(self.conv(x)))
+
+
+def test_a_subclassed_model_built_by_fit_exports_packed(tmp_path):
+    model = TutorialNet()
+    model.compile(tfquant.BCAdam(1e-2), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(0)
+    model.fit(rng.normal(size=(16, 8, 8, 1)).astype("float32"), rng.integers(0, 3, 16), verbose=0)
+    assert not getattr(model, "inputs", None)  # only the shape recorded at build says what the input is
+    report = tflite.export(model, tmp_path / "sub.tflite", format="packed")
+    assert report["bytes_by_kind"]["packed_weights"] > 0  # the binary conv kernel, at 1 bit per weight
+    assert [layer["op"] for layer in report["layers"]] == ["CONV_2D", "FULLY_CONNECTED"]
+    assert interpreters.open_session((tmp_path / "sub.tflite").read_bytes(), "litert").input["shape"] == (1, 8, 8, 1)

@@ -15,22 +15,33 @@ from .interpreters import silenced
 
 def input_shape(model):
     """Shape of the single input without its batch dimension; refuses what cannot be exported."""
-    inputs = getattr(model, "inputs", None)
-    if not inputs:
+    return _single_input(model)[0]
+
+
+def _single_input(model):
+    """(shape without batch, dtype) of the model's one input: its `inputs`, or, for a subclassed model that
+    `fit` or a call has built, the input shape Keras recorded when building it."""
+    inputs = getattr(model, "inputs", None) or []
+    built = getattr(model, "_build_shapes_dict", None) or {}
+    if len(inputs) > 1 or (not inputs and len(built) > 1):
+        raise ExportError(f"the model has {len(inputs) or len(built)} inputs; the exporter handles "
+                          "single-input models")
+    if inputs:
+        shape, dtype = tuple(inputs[0].shape[1:]), inputs[0].dtype
+    elif built and isinstance(next(iter(built.values())), (tuple, list)):
+        shape, dtype = tuple(next(iter(built.values()))[1:]), "float32"
+    else:
         raise ExportError("the model has no defined input; build it (call it once on data or use "
                           "keras.Input) before exporting")
-    if len(inputs) != 1:
-        raise ExportError(f"the model has {len(inputs)} inputs; the exporter handles single-input models")
-    shape = tuple(inputs[0].shape[1:])
     if any(d is None for d in shape):
         raise ExportError(f"input shape {shape} has unknown dimensions; give keras.Input a full shape")
-    return shape
+    return shape, dtype
 
 
 def _fixed_batch(model):
     import keras
-    shape = input_shape(model)
-    inputs = keras.Input(batch_shape=(1,) + shape, dtype=model.inputs[0].dtype)
+    shape, dtype = _single_input(model)
+    inputs = keras.Input(batch_shape=(1,) + shape, dtype=dtype)
     outputs = model(inputs, training=False)
     if isinstance(outputs, (list, tuple, dict)):
         raise ExportError("the model has several outputs; the exporter handles single-output models")
