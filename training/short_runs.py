@@ -10,11 +10,19 @@ so with ``F = sum_t flips_t`` and ``N`` the weights changed since the start,
 
     flips per update = F / T,        share of flips later undone = (F - N) / F.
 
+Batches come from numpy arrays (``tfquant.arrays``), not ``tf.data``, so that a run needs no TensorFlow: the same
+code trains on TensorFlow here and on the JAX or PyTorch backend of a machine without it (a GPU machine, where
+the studies at Table 1's scale ran). Epoch ``e`` is the permutation seeded by ``(seed, e)``.
+
 Each run writes ``result.json`` in its directory (skipped when it exists, so a study resumes run by run).
 """
 
+import concurrent.futures
+import itertools
 import json
+import multiprocessing
 import time
+import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -22,13 +30,13 @@ import keras
 import numpy as np
 
 import tfquant
-from tfquant import data as datasets
-from tfquant import files, models
+from tfquant import arrays, files, models
 
 OPTIMIZERS = {("adam", "adam"): keras.optimizers.Adam, ("sgd", "adam"): keras.optimizers.SGD,
               ("bc", "adam"): tfquant.BCAdam, ("sr", "adam"): tfquant.SRAdam, ("r", "adam"): tfquant.RAdam,
               ("bc", "sgd"): tfquant.BCSGD, ("sr", "sgd"): tfquant.SRSGD, ("r", "sgd"): tfquant.RSGD}
 INITS = ("he_normal", "uniform", "small")
+CURVE_POINTS = 40  # samples of "changed since start" per run
 
 
 @dataclass(frozen=True)
@@ -57,21 +65,46 @@ class Spec:
 
 
 class FlipCounter(keras.callbacks.Callback):
-    """Counts, after every update, how many quantized weights changed value since the previous update."""
+    """Counts, after every update, how many quantized weights changed value since the previous update, and
+    every ``every`` updates how many differ from the start (Fig. 4's curve)."""
 
-    def __init__(self, variables):
+    def __init__(self, variables, every=1):
         super().__init__()
-        self.variables = variables
+        self.variables, self.every = variables, every
         self.start = self.previous = self._now()
-        self.flips = []
+        self.flips, self.changed = [], []
 
     def _now(self):
         return np.concatenate([np.asarray(v).ravel() for v in self.variables])
 
     def on_train_batch_end(self, batch, logs=None):
+        if hasattr(self.model, "jax_state_sync"):  # JAX's fit keeps the values outside the variables until synced
+            self.model.jax_state_sync()
         now = self._now()
         self.flips.append(int(np.count_nonzero(now != self.previous)))
         self.previous = now
+        if len(self.flips) % self.every == 0:
+            self.changed.append(int(np.count_nonzero(now != self.start)))
+
+
+class Arrays:
+    """Fashion-MNIST as normalised float32 arrays: ``batches(batch, seed)`` endlessly yields training batches,
+    epoch ``e`` in the order of the permutation seeded by ``(seed, e)`` (a partial last batch kept)."""
+
+    def __init__(self, train_subset):
+        (xtr, ytr), (xte, yte) = arrays.load_fashion_mnist()
+        xtr, ytr = arrays.subset(xtr, ytr, train_subset)
+        mean, std = arrays.channel_stats(xtr)
+        self.x_train, self.x_test = ((x[..., None] / np.float32(255) - mean) / std for x in (xtr, xte))
+        self.y_train, self.y_test = ytr.astype(np.int32), yte.astype(np.int32)
+        self.train_size, self.input_shape = len(xtr), self.x_train.shape[1:]
+
+    def batches(self, batch, seed):
+        for epoch in itertools.count():
+            order = np.random.default_rng([seed, epoch]).permutation(self.train_size)
+            for start in range(0, self.train_size, batch):
+                idx = order[start:start + batch]
+                yield self.x_train[idx], self.y_train[idx]
 
 
 def _conv_init(spec):
@@ -99,23 +132,23 @@ def run(spec, root):
     if (out / "result.json").exists():
         return json.loads((out / "result.json").read_text())
     began = time.time()
-    data = datasets.load("fashion_mnist", spec.train_subset)
+    data = Arrays(spec.train_subset)
     keras.utils.set_random_seed(spec.seed)
-    model = models.build("vgg9", data.input_shape, data.num_classes, conv_initializer=_conv_init(spec),
-                         width=spec.width)
+    model = models.build("vgg9", data.input_shape, 10, conv_initializer=_conv_init(spec), width=spec.width)
     optimizer = _optimizer(spec)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     callbacks = []
     if spec.method != "adam":
         optimizer.build(model.trainable_variables)
-        counter = FlipCounter([v for v in model.trainable_variables if optimizer.quantizer_for(v) is not None])
+        counter = FlipCounter([v for v in model.trainable_variables if optimizer.quantizer_for(v) is not None],
+                              every=max(1, spec.updates // CURVE_POINTS))
         callbacks.append(counter)
-    epochs = -(-spec.updates * spec.batch // data.train_size)
-    model.fit(data.train(spec.batch, spec.seed, 0, epochs), epochs=1, steps_per_epoch=spec.updates,
-              callbacks=callbacks, verbose=0)
-    test_loss, test_acc = model.evaluate(data.test(), verbose=0)
+    model.fit(data.batches(spec.batch, spec.seed), epochs=1, steps_per_epoch=spec.updates, callbacks=callbacks,
+              verbose=0)
+    test_loss, test_acc = model.evaluate(data.x_test, data.y_test, batch_size=1000, verbose=0)
     result = {"spec": asdict(spec), "test_error": 100 * (1 - test_acc), "test_loss": test_loss,
-              "epochs_of_data": spec.updates * spec.batch / data.train_size, "seconds": time.time() - began}
+              "epochs_of_data": spec.updates * spec.batch / data.train_size, "seconds": time.time() - began,
+              "backend": keras.backend.backend()}
     if callbacks:
         flips = np.array(counter.flips)
         net = int(np.count_nonzero(counter.previous != counter.start))
@@ -124,7 +157,8 @@ def run(spec, root):
                        "changed_since_start_pct": 100 * net / counter.start.size,
                        "flips_per_update": total / spec.updates,
                        "flips_per_update_by_phase": [float(f.mean()) for f in np.array_split(flips, 4)],
-                       "share_undone": (total - net) / total if total else 0.0})
+                       "share_undone": (total - net) / total if total else 0.0,
+                       "changed_curve": {"every": counter.every, "changed": counter.changed}})
     if spec.method == "bc":  # Fig. 7's mean |w_b - w_r| over the quantized weights, and the largest |w_r|
         pairs = [(np.asarray(v), np.asarray(optimizer.full_precision(v))) for v in counter.variables]
         result["bc_gap"] = float(np.mean(np.concatenate([np.abs(b - r).ravel() for b, r in pairs])))
@@ -135,6 +169,23 @@ def run(spec, root):
     return result
 
 
-def run_plan(specs, root):
-    """Run every spec in order (finished ones are read back); returns their results."""
-    return [run(spec, root) for spec in specs]
+def _run_or_report(spec, root):
+    """``run``, with a failure printed (spec and traceback) and returned as None instead of raised."""
+    try:
+        return run(spec, root)
+    except Exception:  # one failed run must not stop the others; main() reports the count
+        print(f"{spec.name()}: FAILED\n{traceback.format_exc()}", flush=True)
+        return None
+
+
+def run_plan(specs, root, workers=1):
+    """Run every spec (finished ones are read back); returns their results in the order of ``specs``, None for
+    a run that failed (its traceback printed).
+
+    With ``workers`` > 1 the runs go to that many processes (spawned, so each has its own backend state and,
+    on a GPU, its own share of the device), started in the order given: put the longest runs first."""
+    if workers <= 1:
+        return [_run_or_report(spec, root) for spec in specs]
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        return list(pool.map(_run_or_report, specs, itertools.repeat(root)))

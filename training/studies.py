@@ -1,14 +1,26 @@
-"""Reduced-scale studies of issue 11 on Fashion-MNIST (VGG-9 at 1/4 width, 10,000 training images, all 10,000
-test images), each run a fixed number of updates with every binary weight flip counted (training/short_runs.py).
+"""The studies of issue 11 on Fashion-MNIST (VGG-9 at 1/4 width, all 10,000 test images), each run a fixed number
+of updates with every binary weight flip counted (training/short_runs.py).
 
     nohup nice -n 10 python -m training.studies run --seeds 0 1 2 > runs/studies.log 2>&1 &
     python -m training.studies report                      # Markdown tables of what has finished
+
+Reduced scale (10,000 training images, 200 updates; CPU):
 
 * ``bigbatch``: SR-ADAM at batch 128, 256, 512, 1024 with the *same number of updates* (so the bigger batches
   see proportionally more epochs), and an SR-SGD arm (momentum 0.9, lr 0.1) at 128 and 1024.
 * ``bc``: Fig. 4's regime, the BC recipe and Fig. 7 at batch 128, 200 updates: ADAM, SR-ADAM, BC-ADAM with
   its w_r initialised He-normal / U(-1, 1) / N(0, 0.01^2), BC-ADAM with ScaledBinary, BC-ADAM and ADAM at
   lr 1e-3, BC-ADAM without the clip of w_r (eq. 7 as printed), with Torch-style weight decay 1e-4 on w_r, both.
+
+At Table 1's scale (30,000 training images; 1,880 updates = Table 1's 8 epochs at batch 128; run on a GPU with
+the JAX backend, ``--workers 12 --order longest``):
+
+* ``bigbatch_t1``: SR-ADAM and SR-SGD at batch 128, 256, 512, 1024, 1,880 updates each (batch 1024 sees 64
+  epochs of data), seeds 0-4.
+* ``fig4_t1``: Fig. 4's regime, 40 epochs (9,400 updates) at batch 128: ADAM, SR-ADAM, BC-ADAM with w_r
+  He-normal / U(-1, 1) / N(0, 0.01^2), BC-ADAM ScaledBinary; seeds 0-2.
+* ``fig7_t1``: Table 1's 8 epochs: ADAM, BC-ADAM with and without the clip of w_r, with Torch-style weight decay
+  1e-4 on w_r, both; seeds 0-2.
 
 Seeds run outermost (all of seed 0's runs, then seed 1's, ...), the most telling runs of a seed first (FIRST),
 so that an interrupted study still has complete seeds; every finished run is kept and skipped next time.
@@ -17,6 +29,7 @@ so that an interrupted study still has complete seeds; every finished run is kep
 import argparse
 import json
 import statistics
+import sys
 from pathlib import Path
 
 from tfquant import files
@@ -48,21 +61,68 @@ def bc(seed, updates=BC_UPDATES):
     }
 
 
-STUDIES = {"bigbatch": bigbatch, "bc": bc}
+T1_SUBSET = 30_000
+T1_UPDATES = 1_880  # Table 1: 8 epochs of 235 batches of 128 (the last one partial)
+LONG_UPDATES = 9_400  # 40 epochs
+
+
+def bigbatch_t1(seed):
+    t1 = {"train_subset": T1_SUBSET, "updates": T1_UPDATES, "seed": seed}
+    return ({f"SR-ADAM b{b}": Spec("sr", batch=b, **t1) for b in (128, 256, 512, 1024)}
+            | {f"SR-SGD b{b}": Spec("sr", "sgd", batch=b, lr=0.1, **t1) for b in (128, 256, 512, 1024)})
+
+
+def fig4_t1(seed):
+    long = {"train_subset": T1_SUBSET, "updates": LONG_UPDATES, "seed": seed}
+    return {
+        "ADAM": Spec("adam", **long),
+        "SR-ADAM": Spec("sr", **long),
+        "BC-ADAM (w_r He-normal)": Spec("bc", **long),
+        "BC-ADAM (w_r U(-1,1))": Spec("bc", init="uniform", **long),
+        "BC-ADAM (w_r N(0,0.01^2))": Spec("bc", init="small", **long),
+        "BC-ADAM ScaledBinary": Spec("bc", quantizer="scaled_binary", **long),
+    }
+
+
+def fig7_t1(seed):
+    t1 = {"train_subset": T1_SUBSET, "updates": T1_UPDATES, "seed": seed}
+    return {
+        "ADAM": Spec("adam", **t1),
+        "BC-ADAM (clip, eq. 7 + BinaryConnect)": Spec("bc", **t1),
+        "BC-ADAM no clip (eq. 7)": Spec("bc", clip=False, **t1),
+        "BC-ADAM wd 1e-4 on w_r": Spec("bc", wd=1e-4, **t1),
+        "BC-ADAM wd 1e-4 on w_r, no clip": Spec("bc", wd=1e-4, clip=False, **t1),
+    }
+
+
+STUDIES = {"bigbatch": bigbatch, "bc": bc, "bigbatch_t1": bigbatch_t1, "fig4_t1": fig4_t1, "fig7_t1": fig7_t1}
+SEEDS = {"bigbatch_t1": range(5), "fig4_t1": range(3), "fig7_t1": range(3)}  # the rest: --seeds (0 1 2)
 FIRST = [("bigbatch", "SR-ADAM b128"), ("bigbatch", "SR-ADAM b1024"), ("bc", "BC-ADAM (w_r He-normal)"),
          ("bc", "BC-ADAM (w_r U(-1,1))"), ("bc", "ADAM"), ("bc", "SR-ADAM"), ("bc", "BC-ADAM (w_r N(0,0.01^2))"),
          ("bc", "BC-ADAM no clip (eq. 7)"), ("bc", "BC-ADAM wd 1e-4 on w_r"), ("bc", "BC-ADAM ScaledBinary"),
          ("bc", "BC-ADAM lr 1e-3"), ("bc", "ADAM lr 1e-3"), ("bigbatch", "SR-SGD b128"), ("bigbatch", "SR-SGD b1024")]
 
 
-def plan(studies, seeds):
-    """The specs in the order they run: per seed, the FIRST runs in that order, then the rest of that seed's."""
-    order = []
-    for seed in seeds:
-        runs = {(study, label): spec for study in studies for label, spec in STUDIES[study](seed).items()}
+def seeds_of(study, seeds=None):
+    """The seeds ``study`` runs: ``seeds`` when given, else its own (SEEDS), else 0, 1, 2."""
+    return list(seeds if seeds is not None else SEEDS.get(study, range(3)))
+
+
+def plan(studies, seeds=None, order="seeds"):
+    """The specs in the order they start. ``order="seeds"``: per seed, the FIRST runs in that order, then the
+    rest of that seed's, so an interrupted sequential study has whole seeds. ``order="longest"``: by the number
+    updates weighted by batch size, most first (for ``--workers``: the long runs start at once and the short ones
+    fill in). Runs shared by two studies appear once."""
+    ordered = []
+    for seed in sorted({s for study in studies for s in seeds_of(study, seeds)}):
+        runs = {(study, label): spec for study in studies if seed in seeds_of(study, seeds)
+                for label, spec in STUDIES[study](seed).items()}
         first = [key for key in FIRST if key in runs]
-        order += [runs[k] for k in first] + [spec for k, spec in runs.items() if k not in first]
-    return order
+        ordered += [runs[k] for k in first] + [spec for k, spec in runs.items() if k not in first]
+    unique = list(dict.fromkeys(ordered))
+    if order == "longest":
+        unique.sort(key=lambda spec: spec.updates * (512 + spec.batch), reverse=True)  # per-update overhead ~ 512 images
+    return unique
 COLUMNS = [("test error (%)", "test_error", "{:.2f}"), ("epochs of data", "epochs_of_data", "{:.1f}"),
            ("changed since start (%)", "changed_since_start_pct", "{:.1f}"),
            ("flips per update", "flips_per_update", "{:.0f}"), ("share of flips undone", "share_undone", "{:.3f}"),
@@ -79,6 +139,7 @@ def _cell(values, fmt):
 
 def table(study, seeds, root):
     """A Markdown table of ``study``'s finished runs: mean ± std over the seeds that finished."""
+    seeds = seeds_of(study, seeds)
     labels = list(STUDIES[study](0))
     lines = ["| run | seeds | " + " | ".join(c[0] for c in COLUMNS) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
     for label in labels:
@@ -93,16 +154,22 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("action", choices=("run", "report"))
     p.add_argument("--studies", nargs="+", default=list(STUDIES), choices=list(STUDIES))
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--seeds", type=int, nargs="+", help="default: each study's own (0-4 for bigbatch_t1, else 0-2)")
     p.add_argument("--root", type=Path, default=Path("runs/studies"))
+    p.add_argument("--workers", type=int, default=1, help="runs at a time, each in its own process")
+    p.add_argument("--order", choices=("seeds", "longest"), default="seeds", help="see plan()")
     args = p.parse_args(argv)
+    failed = 0
     if args.action == "run":
-        run_plan(plan(args.studies, args.seeds), args.root)
+        failed = run_plan(plan(args.studies, args.seeds, args.order), args.root, args.workers).count(None)
     text = "\n\n".join(f"### {s}\n\n{table(s, args.seeds, args.root)}" for s in args.studies)
     args.root.mkdir(parents=True, exist_ok=True)
     files.write_text(args.root / "report.md", text + "\n")
     print(text)
+    if failed:
+        print(f"{failed} run(s) failed: their tracebacks are above", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
