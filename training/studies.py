@@ -33,6 +33,7 @@ import sys
 from pathlib import Path
 
 from tfquant import files
+from training import provenance
 from training.short_runs import Spec, run_plan
 
 BIGBATCH_UPDATES = 200
@@ -121,8 +122,10 @@ def plan(studies, seeds=None, order="seeds"):
         ordered += [runs[k] for k in first] + [spec for k, spec in runs.items() if k not in first]
     unique = list(dict.fromkeys(ordered))
     if order == "longest":
-        unique.sort(key=lambda spec: spec.updates * (512 + spec.batch), reverse=True)  # per-update overhead ~ 512 images
+        unique.sort(key=lambda spec: spec.updates * (512 + spec.batch), reverse=True)  # an update costs ~512 images
     return unique
+
+
 COLUMNS = [("test error (%)", "test_error", "{:.2f}"), ("epochs of data", "epochs_of_data", "{:.1f}"),
            ("changed since start (%)", "changed_since_start_pct", "{:.1f}"),
            ("flips per update", "flips_per_update", "{:.0f}"), ("share of flips undone", "share_undone", "{:.3f}"),
@@ -137,32 +140,98 @@ def _cell(values, fmt):
     return f"{fmt.format(statistics.mean(values))} ± {fmt.format(statistics.stdev(values))}"
 
 
-def table(study, seeds, root):
-    """A Markdown table of ``study``'s finished runs: mean ± std over the seeds that finished."""
-    seeds = seeds_of(study, seeds)
-    labels = list(STUDIES[study](0))
+def collect(study, seeds, root):
+    """{label: [result dict of each seed that finished]} for ``study``'s runs under ``root``."""
+    found = {label: [Path(root) / STUDIES[study](s)[label].name() / "result.json" for s in seeds_of(study, seeds)]
+             for label in STUDIES[study](0)}
+    return {label: [json.loads(p.read_text()) for p in paths if p.exists()] for label, paths in found.items()}
+
+
+def table(results):
+    """A Markdown table of one study's ``{label: [results]}``: mean ± std over the seeds that finished."""
     lines = ["| run | seeds | " + " | ".join(c[0] for c in COLUMNS) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
-    for label in labels:
-        found = [Path(root) / STUDIES[study](s)[label].name() / "result.json" for s in seeds]
-        results = [json.loads(p.read_text()) for p in found if p.exists()]
-        cells = [_cell([r[key] for r in results if key in r], fmt) for _, key, fmt in COLUMNS]
-        lines.append(f"| {label} | {len(results)} | " + " | ".join(cells) + " |")
+    for label, runs in results.items():
+        cells = [_cell([r[key] for r in runs if key in r], fmt) for _, key, fmt in COLUMNS]
+        lines.append(f"| {label} | {len(runs)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def report(collected):
+    """The Markdown report of ``{study: {label: [results]}}``: a table per study."""
+    return "\n\n".join(f"### {study}\n\n{table(results)}" for study, results in collected.items())
+
+
+def _mean_curve(runs):
+    """Epochs and the mean over ``runs`` of "changed since start" (%), from their ``changed_curve``."""
+    first = runs[0]
+    every, weights = first["changed_curve"]["every"], first["weights"]
+    length = min(len(r["changed_curve"]["changed"]) for r in runs)
+    epochs_per_update = first["epochs_of_data"] / first["spec"]["updates"]
+    epochs = [(i + 1) * every * epochs_per_update for i in range(length)]
+    changed = [100 * statistics.mean(r["changed_curve"]["changed"][i] for r in runs) / weights for i in range(length)]
+    return epochs, changed
+
+
+def plot(data, path):
+    """Fig. 4 at 40 epochs (changed since start), and big-batch SR at equal updates (test error, flips)."""
+    from matplotlib.figure import Figure
+
+    studies = data["studies"]
+    fig = Figure(figsize=(13, 3.8))
+    axes = fig.subplots(1, 3)
+    for label, runs in studies.get("fig4_t1", {}).items():
+        if runs and "changed_curve" in runs[0] and "ScaledBinary" not in label:
+            axes[0].plot(*_mean_curve(runs), label=label)
+    axes[0].set(xlabel="epoch", ylabel="binary weights changed since start (%)",
+                title="Fig. 4's regime: 40 epochs (mean of seeds)")
+    axes[0].legend(fontsize=7)
+    for arm, marker in (("SR-ADAM", "o"), ("SR-SGD", "s")):
+        rows = [(int(label.split("b")[-1]), runs) for label, runs in studies.get("bigbatch_t1", {}).items()
+                if label.startswith(arm) and runs]
+        batches = [b for b, _ in rows]
+        for ax, key in ((axes[1], "test_error"), (axes[2], "flips_per_update")):
+            means = [statistics.mean(r[key] for r in runs) for _, runs in rows]
+            spread = [statistics.stdev(r[key] for r in runs) if len(runs) > 1 else 0 for _, runs in rows]
+            ax.errorbar(batches, means, yerr=spread, marker=marker, capsize=3, label=arm)
+    axes[1].set(xscale="log", xlabel="batch size", ylabel="test error (%)",
+                title=f"SR at an equal number of updates ({T1_UPDATES})")
+    axes[2].set(xscale="log", yscale="log", xlabel="batch size", ylabel="binary weights flipped per update",
+                title="flips per update")
+    for ax in axes[1:]:
+        ax.set_xticks([], minor=True)
+        ax.set_xticks([128, 256, 512, 1024], labels=["128", "256", "512", "1024"])
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("action", choices=("run", "report"))
+    p.add_argument("action", choices=("run", "report", "publish"),
+                   help="publish: collect the finished runs into <stem>.json and .png (see --made-by)")
     p.add_argument("--studies", nargs="+", default=list(STUDIES), choices=list(STUDIES))
     p.add_argument("--seeds", type=int, nargs="+", help="default: each study's own (0-4 for bigbatch_t1, else 0-2)")
     p.add_argument("--root", type=Path, default=Path("runs/studies"))
     p.add_argument("--workers", type=int, default=1, help="runs at a time, each in its own process")
     p.add_argument("--order", choices=("seeds", "longest"), default="seeds", help="see plan()")
+    p.add_argument("--from", dest="published", type=Path,
+                   help="report: read the results from this published JSON instead of --root")
+    p.add_argument("--stem", default="studies_t1", help="publish: the data file's and figure's name")
+    p.add_argument("--made-by", default="", help="publish: the command and machine that ran the runs")
+    provenance.add_output_arguments(p, "studies")
     args = p.parse_args(argv)
     failed = 0
     if args.action == "run":
         failed = run_plan(plan(args.studies, args.seeds, args.order), args.root, args.workers).count(None)
-    text = "\n\n".join(f"### {s}\n\n{table(s, args.seeds, args.root)}" for s in args.studies)
+    if args.published:
+        collected = {study: results for study, results in json.loads(args.published.read_text())["studies"].items()
+                     if study in args.studies}
+    else:
+        collected = {study: collect(study, args.seeds, args.root) for study in args.studies}
+    if args.action == "publish":
+        provenance.save(args, args.stem, {"studies": collected, "made_by": args.made_by}, plot, "training.studies",
+                        argv)
+    text = report(collected)
     args.root.mkdir(parents=True, exist_ok=True)
     files.write_text(args.root / "report.md", text + "\n")
     print(text)
