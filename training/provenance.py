@@ -10,6 +10,7 @@ variants and compare with the published ``*_quick.json``).
 
 import datetime
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +41,7 @@ def commit():
 def record(module, argv=None):
     """The provenance entry for a run of ``python -m <module> <argv>`` (argv: sys.argv[1:] by default)."""
     argv = sys.argv[1:] if argv is None else argv
-    return {"commit": commit(), "command": " ".join(["python", "-m", module, *argv]),
+    return {"commit": commit(), "command": shlex.join(["python", "-m", module, *map(str, argv)]),
             "utc": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
