@@ -144,7 +144,7 @@ def run(spec, root):
                               every=max(1, spec.updates // CURVE_POINTS))
         callbacks.append(counter)
     model.fit(data.batches(spec.batch, spec.seed), epochs=1, steps_per_epoch=spec.updates, callbacks=callbacks,
-              verbose=0)
+              shuffle=False, verbose=0)  # the batches come shuffled
     test_loss, test_acc = model.evaluate(data.x_test, data.y_test, batch_size=1000, verbose=0)
     result = {"spec": asdict(spec), "test_error": 100 * (1 - test_acc), "test_loss": test_loss,
               "epochs_of_data": spec.updates * spec.batch / data.train_size, "seconds": time.time() - began,

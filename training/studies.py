@@ -128,7 +128,7 @@ def plan(studies, seeds=None, order="seeds"):
 
 COLUMNS = [("test error (%)", "test_error", "{:.2f}"), ("epochs of data", "epochs_of_data", "{:.1f}"),
            ("changed since start (%)", "changed_since_start_pct", "{:.1f}"),
-           ("flips per update", "flips_per_update", "{:.0f}"), ("share of flips undone", "share_undone", "{:.3f}"),
+           ("flips per update", "flips_per_update", "{:.1f}"), ("share of flips undone", "share_undone", "{:.3f}"),
            ("mean \\|w_b − w_r\\|", "bc_gap", "{:.3f}"), ("max \\|w_r\\|", "max_abs_w_r", "{:.2f}")]
 
 
