@@ -65,7 +65,8 @@ def test_plan_of_the_table1_scale_studies():
     assert costs == sorted(costs, reverse=True)
     assert {s.train_subset for s in specs} == {studies.T1_SUBSET}
     bigbatch = [s for s in specs if s.updates == studies.T1_UPDATES and s.method == "sr"]
-    assert {(s.optimizer, s.batch) for s in bigbatch} == {(o, b) for o in ("adam", "sgd") for b in (128, 256, 512, 1024)}
+    arms = {(o, b) for o in ("adam", "sgd") for b in (128, 256, 512, 1024)}
+    assert {(s.optimizer, s.batch) for s in bigbatch} == arms
     assert {s.seed for s in bigbatch} == set(range(5))
     sequential = studies.plan(["bc"], seeds=[0, 1])
     assert [s.seed for s in sequential] == sorted(s.seed for s in sequential)  # whole seeds first
