@@ -220,6 +220,10 @@ def main(argv=None):
     p.add_argument("--made-by", default="", help="publish: the command and machine that ran the runs")
     provenance.add_output_arguments(p, "studies")
     args = p.parse_args(argv)
+    if args.published is not None and not args.published.is_file():
+        p.error(f"--from {args.published}: no such file (the published one is docs/figures/studies_t1.json)")
+    if args.workers < 1:
+        p.error(f"--workers must be at least 1, got {args.workers}")
     failed = 0
     if args.action == "run":
         failed = run_plan(plan(args.studies, args.seeds, args.order), args.root, args.workers).count(None)

@@ -85,3 +85,14 @@ def test_published_studies_match_the_tables_in_results():
     for line in studies.report(data["studies"]).splitlines():
         if line.startswith("| ") and not line.startswith("| run |"):
             assert line in results, f"RESULTS.md does not quote the published row {line!r}"
+
+
+def test_report_from_the_published_file_and_bad_arguments(tmp_path, capsys):
+    assert studies.main(["report", "--from", str(PUBLISHED), "--studies", "fig7_t1", "--root", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "### fig7_t1" in out and "| ADAM | 3 | 7.81 ± 0.01 |" in out
+    for argv, message in ((["report", "--from", str(tmp_path / "missing.json")], "no such file"),
+                          (["run", "--workers", "0"], "--workers must be at least 1")):
+        with pytest.raises(SystemExit) as exit_info:
+            studies.main(argv + ["--root", str(tmp_path)])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
