@@ -44,3 +44,9 @@ def test_a_quick_run_is_not_published(tmp_path, capsys):
     assert main_job.main(["--quick", "--publish", "--out", str(tmp_path / "main")]) == 2
     assert "not published" in capsys.readouterr().err
     assert not (tmp_path / "main-quick").exists()
+
+
+def test_a_learning_rate_that_is_not_positive_is_refused(tmp_path, capsys):
+    assert main_job.main(["--quick", "--lr", "0", "--out", str(tmp_path / "main")]) == 2
+    assert "--lr" in capsys.readouterr().err
+    assert not (tmp_path / "main-quick").exists()
