@@ -63,6 +63,25 @@ def conv1d_net(length=20, channels=3, classes=4):
 
 
 def paper_model(name):
-    """The paper's VGG-9, ResNet-56 or WRN-56-2 (CIFAR-10 shapes) from tfquant/models.py, binarized."""
+    """The paper's VGG-9, ResNet-56 or WRN-56-2 (CIFAR-10 shapes) from tfquant/models.py, binarized, its classifier
+    tempered (`temper_classifier`); the same model on every call (Keras' initialisers are seeded)."""
     from tfquant import models
-    return binarize(getattr(models, name)((32, 32, 3), 10))
+    keras.utils.set_random_seed(0)
+    return temper_classifier(binarize(getattr(models, name)((32, 32, 3), 10)))
+
+
+def temper_classifier(model, logit_std=2.0, seed=0):
+    """Scale the last Dense layer so that its logits have standard deviation `logit_std` on standard-normal inputs.
+
+    Through dozens of batch norms with random statistics the untrained logits grow to thousands, so the softmax
+    is exactly one-hot on every input: no trained net looks like that, and no int8 file can reproduce it (the
+    export's verification rightly refuses ResNet-56's). Scaling the classifier changes no size or speed.
+    """
+    head = model.layers[-1]
+    features = keras.Model(model.inputs, head.input)
+    x = np.random.default_rng(seed).standard_normal((32, *model.input_shape[1:])).astype("float32")
+    kernel, bias = head.get_weights()
+    logits = np.asarray(features.predict(x, verbose=0)) @ kernel + bias
+    scale = logit_std / max(float(logits.std()), 1e-12)
+    head.set_weights([kernel * scale, bias * scale])
+    return model
