@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED_DEMO = ROOT / "android_demo" / "models"
 FORMATS = ("float32", "int8", "packed", "packed-int8")
 LEARNING_RATE = 0.01  # BC-Adam 90.35% at 0.01 against 88.26% at 1e-3 (docs/RESULTS.md, "Main job")
+QUICK_LEARNING_RATE = 0.001
 DEMO_FORMATS = ("packed", "packed-int8", "int8")
 PACKED = ("packed", "packed-int8")
 # (format, expand): packed files as downloaded (None would expand them: the runner's default) and expanded
@@ -51,8 +52,9 @@ def build_parser():
     p = argparse.ArgumentParser(prog="python -m jobs.main_job", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--epochs", type=common.positive_int, default=5, help="training epochs of each run")
-    p.add_argument("--lr", type=common.positive_float, default=LEARNING_RATE,
-                   help="Adam's learning rate, for both runs (0.01: docs/RESULTS.md, 'Main job')")
+    p.add_argument("--lr", type=common.positive_float, default=None,
+                   help=f"Adam's learning rate, for both runs (default {LEARNING_RATE}, see docs/RESULTS.md; "
+                        f"{QUICK_LEARNING_RATE} with --quick, whose 16 updates are too few for {LEARNING_RATE})")
     p.add_argument("--train-subset", type=common.positive_int, default=None,
                    help="train on N images only (default: all 60,000)")
     p.add_argument("--test-images", type=common.positive_int, default=10000,
@@ -75,6 +77,8 @@ def check(args):
                                   "smoke run is not published (drop one of them)")
         args.epochs, args.train_subset, args.test_images = 1, 2000, 500
         args.out = args.out.with_name(args.out.name + "-quick")
+    if args.lr is None:
+        args.lr = QUICK_LEARNING_RATE if args.quick else LEARNING_RATE
     args.demo_dir = PUBLISHED_DEMO if args.publish else args.out / "demo"
     return args
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from tests.apps.cli_checks import assert_refused
-from tfquant import data
+from tfquant import arrays, data
 from tfquant.cli import train
 
 SMALL = ["--model", "small_cnn", "--dataset", "fashion_mnist", "--progress", "none"]
@@ -79,7 +79,7 @@ def test_out_below_a_file(tmp_path, capsys):
 
 
 def test_a_dataset_that_cannot_be_had_is_refused(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(data, "_keras_load", _unavailable)
+    monkeypatch.setattr(arrays, "_keras_load", _unavailable)  # where tfquant.data reads CIFAR from
     assert_refused(train.main, ["--dataset", "cifar10", "--out", tmp_path / "run"], capsys, says="cifar10")
 
 
