@@ -31,6 +31,7 @@ from android_demo import build_demo
 from benchmarks.results_page import RESULTS, replace_section
 from tfquant import data as datasets
 from tfquant import tflite
+from tfquant.arrays import normalized
 from tfquant.cli import common, train
 from tfquant.cli.progress import bar
 from tfquant.cli.run import run as run_model
@@ -195,11 +196,6 @@ def accuracy(probabilities, labels):
 def format_fidelity(fidelity, count):
     return (f"int8 fidelity (argmax agreement of the Keras model and its `int8` file on {count} test images): "
             f"Adam-trained {fidelity['adam'] * 100:.2f}%, BC-Adam-trained {fidelity['bc'] * 100:.2f}%.")
-
-
-def normalized(images, mean, std):
-    """8-bit (N, H, W) images as the model's input: x = (p/255 - mean)/std, shape (N, H, W, 1)."""
-    return (images[..., None].astype("float32") / 255.0 - mean) / std
 
 
 def format_table(rows, float_bytes):

@@ -6,8 +6,8 @@ machine without TensorFlow (the JAX or PyTorch backend alone) trains from (``tra
   or Keras' cache; else ``keras.datasets.fashion_mnist`` downloads them.
 - CIFAR-10/100: ``keras.datasets``.
 
-Images are normalised per channel, ``x = (x/255 - mean_c) / std_c``, with the training set's statistics
-(``channel_stats``).
+Images are normalised per channel, ``x = (x/255 - mean_c) / std_c`` (``normalized``), with the training set's
+statistics (``channel_stats``).
 """
 
 import gzip
@@ -83,6 +83,13 @@ def channel_stats(x):
     """Per-channel mean and standard deviation of uint8 images scaled to [0, 1]."""
     x = x.reshape(len(x), -1, x.shape[-1] if x.ndim == 4 else 1).astype(np.float64) / 255.0
     return x.mean(axis=(0, 1)).astype(np.float32), x.std(axis=(0, 1)).astype(np.float32)
+
+
+def normalized(images, mean, std):
+    """8-bit images as a model's input, float32 ``x = (p/255 - mean_c) / std_c``; (N, H, W) grey images get a
+    channel axis."""
+    x = images if images.ndim == 4 else images[..., None]
+    return (x.astype(np.float32) / np.float32(255) - mean) / std
 
 
 def subset(x, y, n, seed=0):

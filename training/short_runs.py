@@ -18,6 +18,7 @@ Each run writes ``result.json`` in its directory (skipped when it exists, so a s
 """
 
 import concurrent.futures
+import functools
 import itertools
 import json
 import multiprocessing
@@ -95,7 +96,7 @@ class Arrays:
         (xtr, ytr), (xte, yte) = arrays.load_fashion_mnist()
         xtr, ytr = arrays.subset(xtr, ytr, train_subset)
         mean, std = arrays.channel_stats(xtr)
-        self.x_train, self.x_test = ((x[..., None] / np.float32(255) - mean) / std for x in (xtr, xte))
+        self.x_train, self.x_test = (arrays.normalized(x, mean, std) for x in (xtr, xte))
         self.y_train, self.y_test = ytr.astype(np.int32), yte.astype(np.int32)
         self.train_size, self.input_shape = len(xtr), self.x_train.shape[1:]
 
@@ -105,6 +106,12 @@ class Arrays:
             for start in range(0, self.train_size, batch):
                 idx = order[start:start + batch]
                 yield self.x_train[idx], self.y_train[idx]
+
+
+@functools.lru_cache(maxsize=1)
+def _arrays(train_subset):
+    """``Arrays(train_subset)``, read once for the consecutive runs of a plan that share it."""
+    return Arrays(train_subset)
 
 
 def _conv_init(spec):
@@ -132,7 +139,7 @@ def run(spec, root):
     if (out / "result.json").exists():
         return json.loads((out / "result.json").read_text())
     began = time.time()
-    data = Arrays(spec.train_subset)
+    data = _arrays(spec.train_subset)
     keras.utils.set_random_seed(spec.seed)
     model = models.build("vgg9", data.input_shape, 10, conv_initializer=_conv_init(spec), width=spec.width)
     optimizer = _optimizer(spec)

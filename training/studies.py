@@ -67,14 +67,19 @@ T1_UPDATES = 1_880  # Table 1: 8 epochs of 235 batches of 128 (the last one part
 LONG_UPDATES = 9_400  # 40 epochs
 
 
+def _table1_scale(seed, updates=T1_UPDATES):
+    """The Spec arguments shared by the Table-1-scale studies."""
+    return {"train_subset": T1_SUBSET, "updates": updates, "seed": seed}
+
+
 def bigbatch_t1(seed):
-    t1 = {"train_subset": T1_SUBSET, "updates": T1_UPDATES, "seed": seed}
+    t1 = _table1_scale(seed)
     return ({f"SR-ADAM b{b}": Spec("sr", batch=b, **t1) for b in (128, 256, 512, 1024)}
             | {f"SR-SGD b{b}": Spec("sr", "sgd", batch=b, lr=0.1, **t1) for b in (128, 256, 512, 1024)})
 
 
 def fig4_t1(seed):
-    long = {"train_subset": T1_SUBSET, "updates": LONG_UPDATES, "seed": seed}
+    long = _table1_scale(seed, LONG_UPDATES)
     return {
         "ADAM": Spec("adam", **long),
         "SR-ADAM": Spec("sr", **long),
@@ -86,7 +91,7 @@ def fig4_t1(seed):
 
 
 def fig7_t1(seed):
-    t1 = {"train_subset": T1_SUBSET, "updates": T1_UPDATES, "seed": seed}
+    t1 = _table1_scale(seed)
     return {
         "ADAM": Spec("adam", **t1),
         "BC-ADAM (clip, eq. 7 + BinaryConnect)": Spec("bc", **t1),
@@ -112,7 +117,7 @@ def seeds_of(study, seeds=None):
 def plan(studies, seeds=None, order="seeds"):
     """The specs in the order they start. ``order="seeds"``: per seed, the FIRST runs in that order, then the
     rest of that seed's, so an interrupted sequential study has whole seeds. ``order="longest"``: by the number
-    updates weighted by batch size, most first (for ``--workers``: the long runs start at once and the short ones
+    of updates weighted by batch size, most first (for ``--workers``: the long runs start at once and the short ones
     fill in). Runs shared by two studies appear once."""
     ordered = []
     for seed in sorted({s for study in studies for s in seeds_of(study, seeds)}):
@@ -142,9 +147,9 @@ def _cell(values, fmt):
 
 def collect(study, seeds, root):
     """{label: [result dict of each seed that finished]} for ``study``'s runs under ``root``."""
-    found = {label: [Path(root) / STUDIES[study](s)[label].name() / "result.json" for s in seeds_of(study, seeds)]
-             for label in STUDIES[study](0)}
-    return {label: [json.loads(p.read_text()) for p in paths if p.exists()] for label, paths in found.items()}
+    per_seed = [STUDIES[study](s) for s in seeds_of(study, seeds)]
+    paths = {label: [Path(root) / runs[label].name() / "result.json" for runs in per_seed] for label in per_seed[0]}
+    return {label: [json.loads(p.read_text()) for p in found if p.exists()] for label, found in paths.items()}
 
 
 def table(results):
