@@ -233,8 +233,12 @@ def main(argv=None):
     if args.action == "run":
         failed = run_plan(plan(args.studies, args.seeds, args.order), args.root, args.workers).count(None)
     if args.published:
-        collected = {study: results for study, results in json.loads(args.published.read_text())["studies"].items()
-                     if study in args.studies}
+        try:
+            published = json.loads(args.published.read_text())["studies"]
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            p.error(f"--from {args.published}: not a file written by `training.studies publish` "
+                    f"({type(e).__name__}: {e})")
+        collected = {study: results for study, results in published.items() if study in args.studies}
     else:
         collected = {study: collect(study, args.seeds, args.root) for study in args.studies}
     if args.action == "publish":

@@ -91,7 +91,11 @@ def test_report_from_the_published_file_and_bad_arguments(tmp_path, capsys):
     assert studies.main(["report", "--from", str(PUBLISHED), "--studies", "fig7_t1", "--root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "### fig7_t1" in out and "| ADAM | 3 | 7.81 ± 0.01 |" in out
+    (tmp_path / "damaged.json").write_text('{"studies": ')
+    (tmp_path / "other.json").write_text('{"provenance": {}}')
     for argv, message in ((["report", "--from", str(tmp_path / "missing.json")], "no such file"),
+                          (["report", "--from", str(tmp_path / "damaged.json")], "not a file written by"),
+                          (["report", "--from", str(tmp_path / "other.json")], "not a file written by"),
                           (["run", "--workers", "0"], "--workers must be at least 1")):
         with pytest.raises(SystemExit) as exit_info:
             studies.main(argv + ["--root", str(tmp_path)])
