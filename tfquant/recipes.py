@@ -49,9 +49,9 @@ def binary_adam(model, steps_per_epoch, epochs, learning_rate=0.01, warmup_fract
     rounding. Returns the optimizer for ``model.compile``; ``model`` must be built (it picks the first conv).
 
     On the main job's net and data (small_cnn, all 60,000 Fashion-MNIST images, batch 128, 5 epochs, lr 0.01),
-    seed 0: test error 8.35% against Adam's 7.69% at the same schedule (+0.66 points), where the main job's
-    BC-Adam (all conv kernels binary, step schedule) gives 9.44% against 7.76% (+1.68); docs/RESULTS.md,
-    "1-bit recipes", has every arm and the seeds.
+    seeds 0-2: test error 8.72% against Adam's 7.71% at the same schedule (+1.02 points; seed 0 +0.66), where
+    the main job's BC-Adam (all conv kernels binary, step schedule) gives 9.44% against 7.76% at seed 0 (+1.68);
+    docs/RESULTS.md, "1-bit recipes", has every arm.
     """
     import tfquant
 
