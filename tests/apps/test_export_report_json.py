@@ -19,6 +19,7 @@ EXPECTED = Path(__file__).parent / "data" / "export_report.json"
 def fixed_model():
     """conv (±s per channel) -> batch norm -> relu -> conv (±s) -> pool -> dense (full precision): two
     packed filters and one kept, the same weights on every run."""
+    keras.backend.clear_session()  # the auto-generated layer names (re_lu, ...) of a fresh process, as in the fixture
     keras.utils.set_random_seed(0)
     model = keras.Sequential([
         keras.Input((9, 9, 1)),
