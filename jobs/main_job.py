@@ -50,8 +50,8 @@ RUNS = (("float32", None), ("int8", None), ("packed", False), ("packed", True), 
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="python -m jobs.main_job", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = common.ArgumentParser(prog="python -m jobs.main_job", description=__doc__.split("\n\n")[0],
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--epochs", type=common.positive_int, default=5, help="training epochs of each run")
     p.add_argument("--lr", type=common.positive_float, default=None,
                    help=f"Adam's learning rate, for both runs (default {LEARNING_RATE}, see docs/RESULTS.md; "

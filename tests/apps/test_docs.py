@@ -21,13 +21,19 @@ test; a `docs-test:` comment it cannot parse is an error, never ignored):
     <!-- docs-test: quick "epochs=10" -> "epochs=1" (10 epochs take 3 min) -->
                         the default run replaces the first string by the second; the snippet as written runs
                         under `-m slow` (test id `FILE:LINE[as written]`)
-    <!-- docs-test: given model, x, y -->                                 names the snippet assumes, from GIVENS
+    <!-- docs-test: given device -->     a shell snippet's working directory holds these files, from GIVENS
     <!-- docs-test: expect 3 "accuracy 0\.8\d" -->   the output (stdout + stderr) holds this regular expression
                                                    (at least 3 times; without a count, once)
     <!-- docs-test: serves -->           the snippet ends in a server: it must print an http:// address that answers
                                          200, then it is stopped
     <!-- docs-test: continues -->        runs after the previous runnable snippet of the same file, in the same
-                                         Python namespace or the same shell working directory (one test)
+                                         Python namespace or the same shell working directory (one test); a
+                                         skipped snippet is never what a `continues` snippet follows
+
+A snippet runs as written: the code the reader sees, and nothing hidden. A Python snippet takes no `given`
+(a network or data it uses is defined in a visible snippet before it, which it `continues`), and a `quick`
+substitution has the `[as written]` variant under `-m slow`. Shell givens are files a command reads (a saved
+model, a device's folder), made as their description says.
 
 A snippet that needs a GPU, a network, root or hours is skipped with its reason beside it; a skip by any other
 rule (a heuristic, a missing tool) is not allowed.
@@ -61,9 +67,8 @@ DEVICE_FOLDER = "tfquant"
 DEMO_MODELS = ("packed", "packed-int8", "int8")
 LINKED = [".venv", ".venv-tflite-runtime", ".venv-larq", "android_demo/node_modules"]
 
-# What a `given` marker may name: (what it is, how it is made). A Python given's code runs in a namespace of its
-# own and only the names given are passed to the snippet (which must import what it uses itself); a shell given
-# prepares files and returns the directory the snippet runs in.
+# What a (shell) `given` marker may name: (what it is, how it is made: a function of (repository copy, temporary
+# folder) that prepares files and returns the directory the snippet runs in).
 _FASHION_MNIST_512 = """\
 import numpy as np
 from tfquant.data import load_fashion_mnist
@@ -81,6 +86,7 @@ model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(6, 3, na
 model.compile(optimizer=tfquant.BCAdam(learning_rate=1e-2), loss="sparse_categorical_crossentropy")
 model.optimizer.build(model.trainable_variables)   # rounds the conv kernels onto {-1, +1}
 """
+
 
 def _png(path, image):
     """Write `image` (H, W) uint8 as an 8-bit grey PNG (filter 0 on every row)."""
@@ -109,7 +115,7 @@ def _device_dir(repo, tmp_path):
 
 
 def _saved_model(repo, tmp_path):
-    """model.keras (the Python given `model`) and inputs.npy (`x[:64]`) in the repository copy."""
+    """model.keras (a small binary CNN for 28x28x1 images) and inputs.npy (64 normalised Fashion-MNIST images)."""
     save = _FASHION_MNIST_512 + _BINARY_MODEL + 'model.save("model.keras")\nnp.save("inputs.npy", x[:64])\n'
     subprocess.run([sys.executable, "-c", save], cwd=repo, env=_environment(repo), check=True, capture_output=True,
                    timeout=TIMEOUT_S)
@@ -126,23 +132,16 @@ def _main_job_models(repo, tmp_path):
 
 
 GIVENS = {
-    "python": {
-        "model": ("a small Sequential CNN 'net' (conv1, bn1, conv2, dense) for 28x28x1 images and 10 classes, "
-                  "compiled with tfquant.BCAdam, its conv kernels on {-1, +1}", _BINARY_MODEL),
-        "x": ("512 Fashion-MNIST training images, normalised, float32 (512, 28, 28, 1)", _FASHION_MNIST_512),
-        "y": ("their labels, int32 (512,)", _FASHION_MNIST_512),
-    },
-    "shell": {
-        "model.keras": ("the Python given `model` saved as model.keras, and inputs.npy (the given `x`'s first 64 "
-                        "images), in the repository's root", _saved_model),
-        "main-job-models": ("runs/main/export/ holds packed, packed-int8 and int8 .tflite files where `make main` "
-                            "writes them (copies of the demo's committed models, which the main job published)",
-                            _main_job_models),
-        "device": ("the working directory is a device's: tfquant/ copied as docs/DEVICES.md says, the "
-                   "demo's .tflite models, fm_test.npz (Fashion-MNIST's test set: uint8 x, labels y), and shirt.png "
-                   "and boot.png (the test set's first shirt and first ankle boot)",
-                   _device_dir),
-    },
+    "model.keras": ("model.keras, a small Sequential CNN (two convs, batch norm, dense) for 28x28x1 images and "
+                    "10 classes with its conv kernels on {-1, +1}, and inputs.npy (64 normalised "
+                    "Fashion-MNIST images), in the repository's root", _saved_model),
+    "main-job-models": ("runs/main/export/ holds packed, packed-int8 and int8 .tflite files where `make main` "
+                        "writes them (copies of the demo's committed models, which the main job published)",
+                        _main_job_models),
+    "device": ("the working directory is a device's: tfquant/ copied as docs/DEVICES.md says, the "
+               "demo's .tflite models, fm_test.npz (Fashion-MNIST's test set: uint8 x, labels y), and shirt.png "
+               "and boot.png (the test set's first shirt and first ankle boot)",
+               _device_dir),
 }
 
 _MARKER = re.compile(r"^\s*<!--\s*docs-test:(.*?)-->\s*$")
@@ -217,20 +216,24 @@ def fences(doc, text=None):
     return found
 
 
-def chains():
-    """Runnable snippets grouped into tests: a `continues` snippet joins the chain before it."""
-    result = []
-    for doc in DOCS:
-        last = {}
-        for s in fences(doc):
-            if s.lang not in ("shell", "python"):
-                continue
-            if s.continues and s.lang in last:
-                last[s.lang].append(s)
-            else:
-                last[s.lang] = [s]
-                result.append(last[s.lang])
+def chains_of(doc, text=None):
+    """`doc`'s runnable snippets grouped into tests: a `continues` snippet joins the last runnable chain before it."""
+    result, last = [], {}
+    for s in fences(doc, text):
+        if s.lang not in ("shell", "python"):
+            continue
+        if s.continues and s.lang in last:
+            last[s.lang].append(s)
+        else:
+            result.append([s])
+            if not s.skip:  # a skipped snippet is not run: nothing can continue it
+                last[s.lang] = result[-1]
     return result
+
+
+def chains():
+    """The runnable snippets of every doc, grouped into tests."""
+    return [chain for doc in DOCS for chain in chains_of(doc)]
 
 
 def _params():
@@ -253,18 +256,54 @@ def test_every_fence_is_tagged():
                           f"{', '.join(untagged)}")
 
 
-def test_markers_parse_and_name_known_givens():
+def marker_problems(doc, text=None):
+    """What is wrong with the docs-test markers of `doc` (or of Markdown `text` named `doc`), one line each."""
     problems = []
-    for doc in DOCS:
-        for s in fences(doc):
-            problems += [f"{s.doc}:{s.line}: {e}" for e in s.errors]
-            kind = "shell" if s.lang == "shell" else "python"
-            problems += [f"{s.doc}:{s.line}: unknown given {g!r} (known: {', '.join(GIVENS[kind])})"
-                         for g in s.given if g not in GIVENS[kind]]
-            marked = s.skip or s.slow or s.quick or s.given or s.continues or s.expect or s.serves
-            if marked and s.lang not in ("shell", "python"):
-                problems.append(f"{s.doc}:{s.line}: a docs-test marker on a fence that does not run ({s.lang})")
+    continuing = {s.line for chain in chains_of(doc, text) for s in chain[1:]}
+    for s in fences(doc, text):
+        problems += [f"{s.doc}:{s.line}: {e}" for e in s.errors]
+        if s.given and s.lang == "python":
+            problems.append(f"{s.doc}:{s.line}: a Python snippet takes no given (it would run on code the reader "
+                            "does not see): define the names in a visible snippet and mark this one "
+                            "`docs-test: continues`")
+        if s.continues and s.lang in ("shell", "python") and s.line not in continuing:
+            problems.append(f"{s.doc}:{s.line}: `continues`, but no runnable {s.lang} snippet comes before it")
+        problems += [f"{s.doc}:{s.line}: unknown given {g!r} (known: {', '.join(GIVENS)})"
+                     for g in s.given if s.lang == "shell" and g not in GIVENS]
+        marked = s.skip or s.slow or s.quick or s.given or s.continues or s.expect or s.serves
+        if marked and s.lang not in ("shell", "python"):
+            problems.append(f"{s.doc}:{s.line}: a docs-test marker on a fence that does not run ({s.lang})")
+    return problems
+
+
+def test_markers_parse_and_name_known_givens():
+    problems = [problem for doc in DOCS for problem in marker_problems(doc)]
     assert not problems, "\n".join(problems)
+
+
+def test_a_snippet_cannot_run_on_hidden_code():
+    """A Python `given` (code the reader does not see) is refused, and a `continues` after a skipped snippet
+    joins the last snippet that runs, or is refused when none does."""
+    given = "<!-- docs-test: given model -->\n```python\nmodel.fit(x, y)\n```\n"
+    assert any("takes no given" in p for p in marker_problems("t.md", given))
+    text = ("```python\nmodel = 1\n```\n\n<!-- docs-test: skip (a reason) -->\n```python\nmodel = 2\n```\n\n"
+            "<!-- docs-test: continues -->\n```python\nassert model == 1\n```\n")
+    assert [[s.line for s in chain] for chain in chains_of("t.md", text)] == [[1, 11], [6]]
+    orphan = ("<!-- docs-test: skip (a reason) -->\n```python\nx = 1\n```\n"
+              "<!-- docs-test: continues -->\n```python\n```\n")
+    assert any("no runnable python snippet comes before it" in p for p in marker_problems("t.md", orphan))
+
+
+def test_a_broken_example_fails():
+    """The docs run catches the GUIDE's old QuantizationMonitor mistake: a visible network fitted without
+    `compile` fails at its line."""
+    text = ("```python\nimport keras, numpy as np\nx, y = np.zeros((4, 28, 28, 1)), np.zeros(4)\n"
+            "model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10)])\n"
+            "```\n\n<!-- docs-test: continues -->\n```python\nhistory = model.fit(x, y, epochs=1)\n```\n")
+    [chain] = chains_of("t.md", text)
+    with tempfile.TemporaryDirectory() as tmp:
+        done = _run(chain, False, pathlib.Path(tmp), TIMEOUT_S)
+    assert done.returncode != 0 and 'File "t.md", line 9' in done.stderr and "compile" in done.stderr
 
 
 def _git_status():
@@ -317,18 +356,13 @@ def _run(chain, quick, tmp_path, timeout):
     if first.lang == "python":
         work = tmp_path / "work"
         work.mkdir()
-        names = _given_names(chain)
-        driver = "given = {}\n"
-        for code in dict.fromkeys(GIVENS["python"][name][1] for name in names):
-            driver += f"exec(compile({code!r}, 'docs-test given', 'exec'), given)\n"
-        driver += (f"namespace = {{'__name__': '__main__', **{{name: given[name] for name in {names!r}}}}}\n"
-                   f"exec(compile({source!r}, {first.doc!r}, 'exec'), namespace)\n")
+        driver = f"exec(compile({source!r}, {first.doc!r}, 'exec'), {{'__name__': '__main__'}})\n"
         return _execute([sys.executable, "-c", driver], work, _environment(ROOT), timeout)
     repo = tmp_path / "repo"
     _copy_repository(repo)
     cwd = repo
     for name in _given_names(chain):
-        cwd = GIVENS["shell"][name][1](repo, tmp_path)
+        cwd = GIVENS[name][1](repo, tmp_path)
     # Padded with blank lines, so $LINENO is the line in the Markdown file.
     script = f"set -euo pipefail; trap 'echo \"docs-test: failed at {first.doc}:$LINENO\" >&2' ERR{source}"
     if any(s.serves for s in chain):

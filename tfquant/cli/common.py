@@ -6,12 +6,13 @@ Exit status, the same for every tool:
     1  the result failed its own check (e.g. an export whose outputs differ from Keras); nothing was written
     2  bad input or usage (a missing file, a bad value, a model that cannot be exported), or a file that
        cannot be read or written (full disk, permissions); nothing was written
-    3  an internal error (a bug in tfquant): rerun with --debug for the traceback and report it
+    3  an internal error: a defect of tfquant, never the input's fault; rerun with --debug and report it
     130 interrupted (Ctrl-C)
 
-Errors are printed as one line, ``error: <what> (<how to fix>)``; ``--debug`` adds the traceback.
-Arguments are validated by the argparse types below before TensorFlow is imported, so ``--help`` and bad
-arguments answer at once.
+Every error, an argument error too, is printed as exactly one line, ``error: <what> (<how to fix>)``, with no
+usage block (`ArgumentParser`); ``--debug`` adds the traceback. Arguments are validated by the argparse types
+below before TensorFlow is imported, so ``--help`` and bad arguments answer at once. No output may be an
+input (`check_outputs`).
 """
 
 import argparse
@@ -38,7 +39,17 @@ class CheckFailed(RuntimeError):
     """The command ran but its result failed its own check (verification)."""
 
 
-# -- argparse types: each raises argparse.ArgumentTypeError, which argparse turns into exit 2 + usage ----------
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, with a usage error raised as one-line `BadInput` instead of printing the usage block.
+
+    Every tool builds its parser with this class; `run` turns the error into exit 2 and one ``error:`` line.
+    """
+
+    def error(self, message):
+        raise BadInput(f"{message} (see {self.prog} --help)")
+
+
+# -- argparse types: each raises argparse.ArgumentTypeError, which the parser turns into one BadInput line ------
 def _number(kind, text, low, inclusive):
     try:
         value = kind(text)
@@ -76,13 +87,25 @@ def non_negative_float(text):
     return _number(float, text, 0.0, inclusive=True)
 
 
+def bounded_int(low, high):
+    """argparse type: an integer in [low, high]."""
+    def parse(text):
+        value = _number(int, text, low, inclusive=True)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"{text!r} must be <= {high}")
+        return value
+    return parse
+
+
 def existing_file(text):
-    """A path to an existing, readable, non-empty regular file."""
+    """A path to an existing, readable, non-empty regular file (not a folder, FIFO or device)."""
     path = Path(text)
     if not path.exists():
-        raise argparse.ArgumentTypeError(f"{text}: no such file")
+        raise argparse.ArgumentTypeError(f"{text}: no such file" + (" (a dangling symbolic link)"
+                                                                    if path.is_symlink() else ""))
     if not path.is_file():
-        raise argparse.ArgumentTypeError(f"{text} is not a file")
+        kind = "a folder" if path.is_dir() else "a FIFO, socket or device"
+        raise argparse.ArgumentTypeError(f"{text} is not a file ({kind}): give a regular file")
     if not os.access(path, os.R_OK):
         raise argparse.ArgumentTypeError(f"{text} is not readable")
     if path.stat().st_size == 0:
@@ -107,6 +130,36 @@ def output_dir(text):
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         raise argparse.ArgumentTypeError(f"cannot create or write {text}: {existing} is not writable")
     return path
+
+
+def _identity(path):
+    """What makes two paths one file: the inode of an existing file (hard links, symbolic links), else the
+    resolved path."""
+    path = Path(path)
+    try:
+        stat = path.stat()
+        return ("inode", stat.st_dev, stat.st_ino)
+    except OSError:
+        return ("path", path.resolve())
+
+
+def check_outputs(outputs, inputs):
+    """BadInput unless every output is distinct from every input and from the other outputs; returns the paths.
+
+    `outputs` and `inputs` are (path, what it is) pairs, e.g. ``[(args.json, "--json")]``, ``[(model, "the
+    model")]``. Paths are compared as files: a symbolic link or a hard link to an input is that input.
+    """
+    read = {_identity(path): what for path, what in inputs}
+    written = {}
+    for path, what in outputs:
+        key = _identity(path)
+        if key in read:
+            raise BadInput(f"{what} {path} is {read[key]}: writing it would destroy an input "
+                           "(choose another output path)")
+        if key in written:
+            raise BadInput(f"{path} is given for two outputs, {written[key]} and {what} (choose distinct paths)")
+        written[key] = what
+    return [path for path, _ in outputs]
 
 
 # -- running a tool -------------------------------------------------------------------------------------------
@@ -185,15 +238,18 @@ def run(main, parser, argv=None):
     """Parse `argv` with `parser`, then call ``main(args)`` under the error discipline; return the exit status.
 
     `main` returns None (0) or an exit status, and raises `BadInput` (2), `CheckFailed` (1) or
-    `UnwritableOutput` (2) for the errors it knows. Anything else is an internal error (3).
+    `UnwritableOutput` (2) for the errors it knows. Anything else is an internal error (3). `parser` must be
+    an `ArgumentParser` of this module (argparse's own prints a usage block before its one-line error).
     """
+    if not isinstance(parser, ArgumentParser):
+        raise TypeError(f"build the parser with tfquant.cli.common.ArgumentParser, not {type(parser).__name__}")
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # argparse: --help (0) or a usage error (2, already printed in one line)
-        return exit_.code if isinstance(exit_.code, int) else EXIT_BAD_INPUT
-    quiet(getattr(args, "verbose", False))
-    debug = getattr(args, "debug", False)
-    try:
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exit_:  # --help or --version
+            return exit_.code if isinstance(exit_.code, int) else EXIT_BAD_INPUT
+        quiet(getattr(args, "verbose", False))
         status = main(args)
         return EXIT_OK if status is None else int(status)
     except KeyboardInterrupt:
@@ -212,8 +268,8 @@ def run(main, parser, argv=None):
         return EXIT_BAD_INPUT
     except Exception as caught:  # the one place where any other failure becomes a one-line error
         first = str(caught).strip().splitlines()[0] if str(caught).strip() else ""
-        _report(f"internal error {type(caught).__name__}: {first} (rerun with --debug for the traceback, "
-                "and please report it)", debug)
+        _report(f"internal error (a defect of tfquant, not of your input) {type(caught).__name__}: {first} "
+                "(rerun with --debug for the traceback, and please report it)", debug)
         return EXIT_INTERNAL
 
 

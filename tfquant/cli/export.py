@@ -23,8 +23,8 @@ from tfquant.tflite.formats import NAMES as FORMATS
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="tfquant-export", description=__doc__.split("\n\n")[0].split(": ", 1)[1],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = common.ArgumentParser(prog="tfquant-export", description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("model", type=common.existing_file,
                    help="a .keras file saved by model.save() (compiled or not; the optimizer is not loaded)")
     p.add_argument("-o", "--output", type=common.output_file, default=None,
@@ -61,29 +61,20 @@ def outputs(args):
     """The files this export writes, checked writable and distinct from each other and from the inputs."""
     if args.output is None:
         args.output = common.output_file(str(_default_folder() / f"{args.model.stem}-{args.format}.tflite"))
-    written = [args.output]
+    written = [(args.output, "-o")]
     if args.report is not None:
-        written.append(args.report)
+        written.append((args.report, "--report"))
     if args.c_array is not None:
         if args.c_array.suffix != ".cc":
             raise common.BadInput(f"--c-array {args.c_array}: give a .cc file name (the .h is written beside it)")
-        written += [args.c_array, common.output_file(str(args.c_array.with_suffix(".h")))]
+        written += [(args.c_array, "--c-array"),
+                    (common.output_file(str(args.c_array.with_suffix(".h"))), "--c-array's header")]
     if not re.fullmatch(r"[A-Za-z_]\w*", args.c_name):
         raise common.BadInput(f"--c-name {args.c_name!r} is not a C identifier: "
                               "use letters, digits and _ (e.g. g_model)")
-    inputs = {args.model.resolve(): "the model"}
-    inputs.update({path.resolve(): option for path, option in ((args.calibration, "--calibration"),
-                                                               (args.samples, "--samples")) if path})
-    seen = {}
-    for path in written:
-        key = path.resolve()
-        if key in inputs:
-            raise common.BadInput(f"{path} is {inputs[key]}: writing it would destroy an input "
-                                  "(choose another output path)")
-        if key in seen:
-            raise common.BadInput(f"{path} is given for two outputs (choose distinct paths)")
-        seen[key] = path
-    return written
+    inputs = [(path, what) for path, what in ((args.model, "the model"), (args.calibration, "--calibration"),
+                                              (args.samples, "--samples")) if path is not None]
+    return common.check_outputs(written, inputs)
 
 
 def normalization(args):

@@ -395,8 +395,8 @@ def _interpreter_name(text):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="tfquant-run", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = common.ArgumentParser(prog="tfquant-run", description=__doc__.split("\n\n")[0],
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("model", type=common.existing_file, help=".tflite file")
     parser.add_argument("inputs", nargs="+", type=common.existing_file,
                         help="one .npz (x: 8-bit pixels, y: labels) or image files (.png, .npy)")

@@ -55,8 +55,8 @@ def grid_bits(text):
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="tfquant-train", description=__doc__.split("\n\n")[0].split(": ", 1)[1],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = common.ArgumentParser(prog="tfquant-train", description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", default="vgg9", choices=MODELS, help="the network (tfquant.models)")
     p.add_argument("--width", type=common.positive_float, default=None,
                    help=f"width multiplier ({', '.join(WIDTH_MODELS)} only; default: the paper's 1.0)")
