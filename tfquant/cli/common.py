@@ -17,6 +17,7 @@ input (`check_outputs`).
 
 import argparse
 import contextlib
+import importlib.util
 import logging
 import os
 import sys
@@ -184,6 +185,12 @@ def quiet(verbose=False):
 
 
 NATIVE_INFO = ("INFO: ",)  # LiteRT's C++ INFO lines ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.")
+# What TensorFlow 2.21 writes to file descriptor 2 while it loads, twice (two libraries), from C++ static
+# initialisers that run before any log level applies: TF_CPP_MIN_LOG_LEVEL silences the rest, and
+# TF_ENABLE_ONEDNN_OPTS=0 would silence these too but makes training 1.2-1.8x slower.
+#   WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
+#   I0000 00:00:1796287235.816297    7630 port.cc:153] oneDNN custom operations are on. ...
+TENSORFLOW_BANNERS = ("WARNING: All log messages before absl::InitializeLog()", "I0000 ")
 
 
 @contextlib.contextmanager
@@ -210,6 +217,16 @@ def quiet_native_logs(verbose=False, drop=NATIVE_INFO):
             kept = [line for line in captured.read().decode(errors="replace").splitlines(keepends=True)
                     if not line.startswith(drop)]
             sys.stderr.write("".join(kept))
+
+
+def import_tensorflow(verbose=False):
+    """Import TensorFlow (Keras's backend) with its start-up banners dropped, unless `verbose`: call it where
+    a tool starts to need TensorFlow, before Keras is imported. A no-op where TensorFlow is not installed."""
+    quiet(verbose)
+    if importlib.util.find_spec("tensorflow") is None:
+        return
+    with quiet_native_logs(verbose, drop=NATIVE_INFO + TENSORFLOW_BANNERS):
+        import tensorflow  # noqa: F401
 
 
 def error(message):

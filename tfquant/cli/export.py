@@ -109,15 +109,6 @@ def load_model(path):
                               "give a .keras file saved by model.save()") from None
 
 
-def _retarget(report, moves):
-    """The report with the staged temporary paths it names replaced by the final ones."""
-    if isinstance(report, dict):
-        return {k: _retarget(v, moves) for k, v in report.items()}
-    if isinstance(report, list):
-        return [_retarget(v, moves) for v in report]
-    return moves.get(report, report) if isinstance(report, str) else report
-
-
 def _main(args):
     normalization(args)
     written = outputs(args)
@@ -126,6 +117,7 @@ def _main(args):
                               "activation ranges), or choose --format float32 or packed")
     import json
 
+    common.import_tensorflow(args.verbose)
     import tfquant.tflite as tflite
 
     try:
@@ -136,7 +128,7 @@ def _main(args):
     model = load_model(args.model)
 
     with staged_outputs(*written) as staged:
-        moves = dict(zip(map(str, staged), map(str, written)))
+        moves = dict(zip(staged, written))
         c_array = staged[written.index(args.c_array)] if args.c_array else None
         try:
             with warnings.catch_warnings(record=True) as caught, common.quiet_native_logs(args.verbose):
@@ -152,7 +144,7 @@ def _main(args):
         for warning in caught:
             if issubclass(warning.category, tflite.ExportWarning):
                 print(f"warning: {warning.message}", file=sys.stderr)
-        report = _retarget(report, moves)
+        report = report.moved(moves)
         if args.report is not None:
             tflite.report.to_json(report, staged[1])
     print(tflite.report_text(report))

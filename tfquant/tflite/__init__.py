@@ -29,7 +29,8 @@ from .formats import INT8_FORMATS
 from .formats import NAMES as FORMATS
 
 _SUBMODULES = ("arrays", "binary_kernels", "c_array", "calibration", "convert", "exporter", "filters", "flatbuffer",
-               "fold", "formats", "hazards", "int4", "integrity", "interpreters", "pack", "report", "verify")
+               "fold", "formats", "hazards", "int4", "integrity", "interpreters", "layer_names", "pack", "report",
+               "verify")
 _ATTRIBUTES = {"export": "exporter", "ExportWarning": "exporter", "expand": "fold", "report_text": "report",
                "validate_calibration": "calibration", "load_calibration": "calibration",
                "DamagedModel": "integrity", "check_file": "integrity"}

@@ -15,13 +15,14 @@ Steps, each refusing with a clear error before anything is written:
    cannot pass on itself;
 7. the file, written atomically (`tfquant.files`), and optionally a C array for TFLite Micro.
 """
+import dataclasses
 import warnings
 
 import numpy as np
 
 from tfquant import files
 
-from . import binary_kernels, c_array, convert, hazards, integrity, interpreters, report, verify
+from . import binary_kernels, c_array, convert, hazards, integrity, interpreters, layer_names, report, verify
 from .calibration import held_out
 from .calibration import validate as validate_calibration
 from .errors import ExportError, VerificationError
@@ -108,7 +109,7 @@ def export(model, path=None, format="packed", calibration=None, strict=False, sa
     tflm_arena: also find TFLite Micro's minimum arena (int8 formats);
     c_array_path: also write the file as C++ (`.cc` + `.h`) for TFLM firmware, the array named `c_name`
       (`c_array.py`: the header declares its arena size and registers exactly the model's ops).
-    Returns the report dict (see `report.py`); raises ExportError, VerificationError or
+    Returns the `report.ExportReport` (see `report.py`); raises ExportError, VerificationError or
     tfquant.files.UnwritableOutput.
     """
     fmt = _format(format)
@@ -136,19 +137,18 @@ def export(model, path=None, format="packed", calibration=None, strict=False, sa
     sets = _verification_sets(calibration, samples, shape)
     figures = _verify(model, out, sets, fmt, base)
     float32_bytes = len(integrity.stamp(float32, recorded, "float32"))  # the same metadata, for a fair ratio
-    result = report.build(fmt.name, out, float32_bytes, records, binary_kernels.describe_model(model),
-                          next(iter(figures.values())))
-    result["verification_sets"] = figures
-    result["metadata"] = {"weights_sha256": integrity.check(out)["weights_sha256"], "input_normalization": recorded}
-    result["warnings"] = notes
+    metadata = {"weights_sha256": integrity.check(out)["weights_sha256"], "input_normalization": recorded}
+    result = report.build(fmt.name, out, float32_bytes, records, layer_names.source_layers(model, base),
+                          binary_kernels.describe_model(model), figures, metadata, notes)
     for note in notes:
         warnings.warn(note, ExportWarning, stacklevel=2)
     if tflm_arena:
-        result["tflm_arena_bytes"] = interpreters.tflm_min_arena(out, next(iter(sets.values()))[0])
+        arena = interpreters.tflm_min_arena(out, next(iter(sets.values()))[0])
+        result = dataclasses.replace(result, tflm_arena_bytes=arena)
     if path is not None:
         files.write_bytes(path, out)
-        result["path"] = str(path)
+        result = dataclasses.replace(result, path=str(path))
     if c_array_path is not None:
-        result["c_array"] = [str(p) for p in c_array.write(out, c_array_path, name=c_name,
-                                                            arena_size=result.get("tflm_arena_bytes"))]
+        written = c_array.write(out, c_array_path, name=c_name, arena_size=result.tflm_arena_bytes)
+        result = dataclasses.replace(result, c_array=tuple(str(p) for p in written))
     return result
