@@ -144,6 +144,7 @@ def config(args):
 
 def train(args):
     """Train (or resume) as `args` say; returns the history (a list of per-epoch dicts)."""
+    common.import_tensorflow(getattr(args, "verbose", False))  # before Keras: its start-up banners dropped
     from tfquant.cli import training
 
     return training.train(args, drop_epochs(args), config(args))
