@@ -1,100 +1,43 @@
-"""The four MLPerf Tiny v1 reference networks, written for Keras 3 from their published descriptions,
-with binary kernels and converged-like batch norms, for the deployment measurements.
+"""The MLPerf Tiny reference nets made ready for export: the published architectures
+(`benchmarks/mlperf_tiny_published.py`), a few BC-Adam steps on stand-in data, batch norms settled.
 
-- `ic_resnet8`: image classification, CIFAR-10 shape 32x32x3. Conv 16 3x3, then three residual stacks
-  (16, 32, 64 filters; stacks 2 and 3 start with stride 2 and a 1x1 stride-2 projection shortcut),
-  each of two 3x3 convs with batch norm; average pool 8x8, Dense 10.
-- `kws_ds_cnn`: keyword spotting on 49x10 MFCC. Conv 64 (10, 4) stride 2 + BN + ReLU, four
-  depthwise-separable blocks (depthwise 3x3 + BN + ReLU, pointwise 64 + BN + ReLU), average pool 25x5,
-  Dense 12.
-- `vww_mobilenet`: visual wake words, MobileNetV1 alpha=0.25 at 96x96x3: conv 8 stride 2, thirteen
-  depthwise-separable blocks (16, 32, 32, 64, 64, 128, 128 x5, 256, 256; stride 2 at the 2nd, 4th,
-  6th and 12th), average pool, Dense 2.
-- `ad_autoencoder`: anomaly detection, Dense 640-128x4-8-128x4-640, batch norm + ReLU after every
-  Dense but the last.
+The smaller Keras rewrites this module used to hold (ResNet-8 with 16/32/64 filters and no biases, heads
+without softmax, ...) are gone: every figure is measured on the nets as published.
 
-Keras 3's DepthwiseConv2D takes `depthwise_initializer`, not the `kernel_initializer` the published
-Keras 2 code passes. Softmax heads are left out (the exports compare logits; a softmax changes no argmax).
+`trained_net(name, steps)`:
+1. builds the published net (`BUILDERS[name]()`, seed 0);
+2. trains it `steps` batches of 32 with `tfquant.BCAdam(learning_rate=1e-3)`: eq. (7) of the paper,
+   `w_r <- clip(w_r - lr * adam_step(grad f(Q(w_r))))`, the model computing with `Q(w_r) = sign(w_r)`;
+   conv kernels binary on the three conv nets (`quantize="conv"`, the paper's choice), every Dense kernel
+   binary on the autoencoder (`quantize="kernels"`: it has no conv). Loss: sparse categorical
+   cross-entropy on random labels (the published softmax heads), mean squared reconstruction error for the
+   autoencoder (as its baseline.yaml);
+3. sets every batch norm's moving mean/variance from one training-mode pass over 256 inputs (momentum 0),
+   which is what a converged net's statistics look like; post-training int8 of a net trained a few steps
+   is otherwise far off (docs/FINDINGS).
 
-`binary_net(name)` builds one and makes it look trained by BC: every conv kernel (for the autoencoder,
-every Dense kernel, as BC-Adam with `quantize="all"` gives) is set to `±s` per layer (`tfquant.Binary`),
-s = sqrt(2 / fan_in), and every batch norm's moving statistics are set from one training-mode pass
-over a data batch (momentum 0), which is what a converged net's statistics look like.
+Inputs are standard-normal stand-ins of each net's input shape, the scale of normalised features:
+CIFAR-10, Speech Commands, VWW and ToyADMOS are not on this machine.
 """
 import keras
 import numpy as np
 
+import tfquant
+
 from .export_models import _channels_last
+from .mlperf_tiny_published import BUILDERS
 
-INPUT_SHAPES = {"ic_resnet8": (32, 32, 3), "kws_ds_cnn": (49, 10, 1), "vww_mobilenet": (96, 96, 3),
-                "ad_autoencoder": (640,)}
-NAMES = tuple(INPUT_SHAPES)
-TITLES = {"ic_resnet8": "IC ResNet-8 (32x32x3)", "kws_ds_cnn": "KWS DS-CNN (49x10 MFCC)",
-          "vww_mobilenet": "VWW MobileNetV1 0.25 (96x96x3)", "ad_autoencoder": "AD Dense autoencoder (640)"}
+CLASSES = {"ic_resnet8": 10, "kws_ds_cnn": 12, "vww_mobilenet": 2}  # the autoencoder reconstructs its input
 
 
-def _bn_relu(x, relu=True):
-    x = keras.layers.BatchNormalization()(x)
-    return keras.layers.ReLU()(x) if relu else x
+def input_shape(name):
+    return tuple(BUILDERS[name]().input_shape[1:])
 
 
-def _conv(x, filters, kernel, strides=1):
-    return keras.layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False)(x)
-
-
-def ic_resnet8():
-    inputs = keras.Input(INPUT_SHAPES["ic_resnet8"])
-    x = _bn_relu(_conv(inputs, 16, 3))
-    for filters, strides in ((16, 1), (32, 2), (64, 2)):
-        y = _bn_relu(_conv(x, filters, 3, strides))
-        y = _bn_relu(_conv(y, filters, 3), relu=False)
-        shortcut = x if strides == 1 else _conv(x, filters, 1, strides)
-        x = keras.layers.ReLU()(keras.layers.Add()([shortcut, y]))
-    x = keras.layers.AveragePooling2D(8)(x)
-    return keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(x)), name="ic_resnet8")
-
-
-def _depthwise_separable(x, filters, strides=1):
-    x = keras.layers.DepthwiseConv2D(3, strides=strides, padding="same", use_bias=False,
-                                     depthwise_initializer="he_normal")(x)
-    return _bn_relu(_conv(_bn_relu(x), filters, 1))
-
-
-def kws_ds_cnn():
-    inputs = keras.Input(INPUT_SHAPES["kws_ds_cnn"])
-    x = _bn_relu(_conv(inputs, 64, (10, 4), strides=2))
-    for _ in range(4):
-        x = _depthwise_separable(x, 64)
-    x = keras.layers.AveragePooling2D((25, 5))(x)
-    return keras.Model(inputs, keras.layers.Dense(12)(keras.layers.Flatten()(x)), name="kws_ds_cnn")
-
-
-def vww_mobilenet():
-    inputs = keras.Input(INPUT_SHAPES["vww_mobilenet"])
-    x = _bn_relu(_conv(inputs, 8, 3, strides=2))
-    blocks = [(16, 1), (32, 2), (32, 1), (64, 2), (64, 1), (128, 2)] + [(128, 1)] * 5 + [(256, 2), (256, 1)]
-    for filters, strides in blocks:
-        x = _depthwise_separable(x, filters, strides)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    return keras.Model(inputs, keras.layers.Dense(2)(x), name="vww_mobilenet")
-
-
-def ad_autoencoder():
-    inputs = keras.Input(INPUT_SHAPES["ad_autoencoder"])
-    x = inputs
-    for units in (128,) * 4 + (8,) + (128,) * 4:
-        x = _bn_relu(keras.layers.Dense(units)(x))
-    return keras.Model(inputs, keras.layers.Dense(640)(x), name="ad_autoencoder")
-
-
-BUILDERS = {"ic_resnet8": ic_resnet8, "kws_ds_cnn": kws_ds_cnn, "vww_mobilenet": vww_mobilenet,
-            "ad_autoencoder": ad_autoencoder}
-
-
-def data(name, count, seed=0):
-    """Stand-in inputs of the net's shape (CIFAR-10, MFCCs, VWW and ToyADMOS are not on this machine):
-    standard normal, the scale of normalised features."""
-    return np.random.default_rng(seed).standard_normal((count,) + INPUT_SHAPES[name]).astype(np.float32)
+def data(name, count, seed=0, shape=None):
+    """`count` standard-normal stand-in inputs of net `name`'s input shape (`shape` skips building it)."""
+    shape = shape or input_shape(name)
+    return np.random.default_rng(seed).standard_normal((count,) + tuple(shape)).astype(np.float32)
 
 
 def binarize_per_layer(model, dense):
@@ -121,10 +64,19 @@ def settle_batch_norms(model, batch):
         layer.momentum = momentum
 
 
-def binary_net(name):
-    """The named reference net with binary kernels and settled batch norms."""
+def trained_net(name, steps=4, batch_size=32):
+    """Published net `name` after `steps` BC-Adam batches on stand-in data, batch norms settled."""
     keras.utils.set_random_seed(0)
     model = BUILDERS[name]()
-    binarize_per_layer(model, dense=name == "ad_autoencoder")
-    settle_batch_norms(model, data(name, 256, seed=1))
+    shape = model.input_shape[1:]
+    x = data(name, steps * batch_size, seed=0, shape=shape)
+    if name in CLASSES:
+        y = np.random.default_rng(1).integers(0, CLASSES[name], len(x))
+        optimizer, loss = tfquant.BCAdam(learning_rate=1e-3, quantize="conv"), "sparse_categorical_crossentropy"
+    else:
+        y = x
+        optimizer, loss = tfquant.BCAdam(learning_rate=1e-3, quantize="kernels"), "mean_squared_error"
+    model.compile(optimizer=optimizer, loss=loss)
+    model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+    settle_batch_norms(model, data(name, 256, seed=1, shape=shape))
     return model
