@@ -65,7 +65,10 @@ def settle_batch_norms(model, batch):
 
 
 def trained_net(name, steps=4, batch_size=32):
-    """Published net `name` after `steps` BC-Adam batches on stand-in data, batch norms settled."""
+    """Published net `name` after `steps` BC-Adam batches on stand-in data, batch norms settled. A fresh
+    Keras session first: the auto-generated layer names (and so the file bytes) do not depend on what
+    was built before in the process."""
+    keras.backend.clear_session()
     keras.utils.set_random_seed(0)
     model = BUILDERS[name]()
     shape = model.input_shape[1:]

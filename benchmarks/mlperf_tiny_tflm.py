@@ -7,9 +7,11 @@
   file (`tfquant.tflite.interpreters.tflm_min_arena`'s bisection; tests/tflite/test_mlperf_tiny.py checks it).
 - `outputs(model, inputs)`: the raw output tensor for each input.
 - `median_latencies(models, x, repeats)`: the median of `repeats` single invokes of each file after 2
-  warm-ups, the files taking turns invoke by invoke in one process, so that a machine shared with other
-  work slows all of them alike; TFLM's reference kernels on this host (the ratios carry over to a board,
-  the milliseconds do not).
+  warm-ups, the files taking turns invoke by invoke in one process. Each invoke is timed in the calling
+  thread's CPU time (`time.thread_time`; TFLM runs single-threaded in the caller), not wall time: on this
+  shared 2-core machine wall-clock medians of the same file moved by 2x between runs, while the time a
+  board's core would spend is the CPU time. TFLM's reference kernels on this host: the ratios carry over
+  to a board, the milliseconds do not.
 """
 import os
 import re
@@ -71,7 +73,7 @@ def median_latencies(models, x, repeats, registerers=None):
     times = {key: [] for key in models}
     for _ in range(repeats):
         for key, interpreter in interpreters.items():
-            start = time.perf_counter()
+            start = time.thread_time()
             interpreter.invoke()
-            times[key].append(time.perf_counter() - start)
+            times[key].append(time.thread_time() - start)
     return {key: 1000 * statistics.median(values) for key, values in times.items()}
