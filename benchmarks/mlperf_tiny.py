@@ -93,8 +93,8 @@ def table(rows):
         base = int8[r["net"]]
         same = "yes" if r["equal"] else f"**no** (up to {r['max_steps']:.0f} output steps off)"
         lines.append(f"| {TITLES[r['net']]} | {r['format']} | {r['bytes']:,} | {r['bytes'] / base['bytes']:.3f} | "
-                     f"{r['arena']:,} | {r['arena'] / base['arena']:.2f} | {r['ms']:.2f} | {r['ratio']:.2f} | "
-                     f"{same} |")
+                     f"{r['constants']:,} | {r['arena']:,} | {r['arena'] / base['arena']:.2f} | {r['ms']:.2f} | "
+                     f"{r['ratio']:.2f} | {same} |")
     return "\n".join(lines)
 
 

@@ -99,6 +99,9 @@ def test_benchmark_cli_measures_every_format(tmp_path, capsys):
         assert (tmp_path / f"kws_ds_cnn-{fmt.name}.tflite").stat().st_size > 0
         assert f"| KWS DS-CNN | {fmt.name} |" in text
     assert "| KWS DS-CNN | int8 |" in text and "**no**" not in text
+    rows = [line for line in text.splitlines() if line.startswith("|")]
+    assert len(rows) == 2 + len(mlperf_tiny.FORMATS)
+    assert len({line.count("|") for line in rows}) == 1  # every row has the header's columns
 
 
 @pytest.mark.parametrize("argv, flag", [(["--steps", "0"], "--steps"), (["--repeats", "0"], "--repeats")])
