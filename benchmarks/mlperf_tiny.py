@@ -15,7 +15,8 @@ rewrite of that int8 file:
 
 "constants" = the bytes of the file's buffers (weights, biases, LUT tables): the file minus the graph,
 quantization parameters and tensor names (the converter's scope names, ~10 KB on DS-CNN, which
-packed-int8 drops and TFLM's compressor keeps). Measured in the `tflite-micro` Python interpreter
+packed-int8 drops and TFLM's compressor keeps); a second table splits every file into constants,
+tensor names, quantization parameters and the rest (`file_parts`). Measured in the `tflite-micro` Python interpreter
 (`mlperf_tiny_tflm`): arena = TFLM's `arena_used_bytes` (RecordingMicroAllocator total); latency =
 median thread CPU time of `--repeats` invokes, the formats taking turns in one process, and its ratio to
 int8; "== int8" = raw outputs bit-identical to the int8 file's on TFLM for 8 held-out inputs (else the
@@ -48,10 +49,17 @@ FORMATS = (
 COMMAND = "nice -n 10 python -m benchmarks.mlperf_tiny --write"
 
 
-def buffer_bytes(model):
-    """Bytes of constant data in the file's buffers."""
+def file_parts(model):
+    """Where a file's bytes go: "constants" (buffer bytes: weights, biases, LUT tables), "names" (tensor
+    name bytes), "quantization" (per-tensor/per-channel parameters: a float32 scale and an int64 zero
+    point per channel); the rest of the file is the graph (ops, tensors, shapes) and flatbuffer overhead."""
     from tflite_micro.tensorflow.lite.micro.compression import model_editor
-    return sum(len(buffer.data or b"") for buffer in model_editor.read(bytes(model)).buffers)
+    parsed = model_editor.read(bytes(model))
+    tensors = [tensor for subgraph in parsed.subgraphs for tensor in subgraph.tensors]
+    return {"constants": sum(len(buffer.data or b"") for buffer in parsed.buffers),
+            "names": sum(len(tensor.name or "") for tensor in tensors),
+            "quantization": sum(12 * np.size(tensor.quantization.scales) for tensor in tensors
+                                if tensor.quantization is not None)}
 
 
 def output_step(model):
@@ -77,7 +85,7 @@ def measure(name, steps, repeats, folder):
     for fmt, model_bytes in files.items():
         write_bytes(folder / f"{name}-{fmt}.tflite", model_bytes)
         got = outputs(model_bytes, held_out, registerers[fmt])
-        rows.append({"net": name, "format": fmt, "bytes": len(model_bytes), "constants": buffer_bytes(model_bytes),
+        rows.append({"net": name, "format": fmt, "bytes": len(model_bytes), **file_parts(model_bytes),
                      "arena": arena_used_bytes(model_bytes, held_out[0], registerers[fmt]),
                      "ms": latency[fmt], "ratio": latency[fmt] / latency["int8"],
                      "equal": bool(np.array_equal(got, expected)),
@@ -95,6 +103,17 @@ def table(rows):
         lines.append(f"| {TITLES[r['net']]} | {r['format']} | {r['bytes']:,} | {r['bytes'] / base['bytes']:.3f} | "
                      f"{r['constants']:,} | {r['arena']:,} | {r['arena'] / base['arena']:.2f} | {r['ms']:.2f} | "
                      f"{r['ratio']:.2f} | {same} |")
+    return "\n".join(lines)
+
+
+def parts_table(rows):
+    """Where each file's bytes go (`file_parts`)."""
+    lines = ["| net | format | file bytes | constants | tensor names | quantization parameters | graph, rest |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        rest = r["bytes"] - r["constants"] - r["names"] - r["quantization"]
+        lines.append(f"| {TITLES[r['net']]} | {r['format']} | {r['bytes']:,} | {r['constants']:,} | {r['names']:,} | "
+                     f"{r['quantization']:,} | {rest:,} |")
     return "\n".join(lines)
 
 
@@ -116,7 +135,7 @@ def main(argv=None):
         started = time.time()
         rows += measure(name, args.steps, args.repeats, args.out)
         print(f"{name}: {time.time() - started:.0f} s", flush=True)
-    text = table(rows)
+    text = f"{table(rows)}\n\nWhere the file bytes go:\n\n{parts_table(rows)}"
     print(text)
     if args.write:
         steps = f" --steps {args.steps}" if args.steps != 4 else ""

@@ -58,7 +58,7 @@ def test_tflm_lut_compresses_binary_conv_filters_and_keeps_int8_outputs():
     # weights: 1 bit each plus a 2-entry table per channel; the flatbuffer around them grows (on a net this
     # small, more than the weights shrink)
     filter_bytes = sum(_tensor(int8, t).size for _, t, _, _, _ in found)
-    assert mlperf_tiny.buffer_bytes(int8) - mlperf_tiny.buffer_bytes(lut) > filter_bytes / 2
+    assert mlperf_tiny.file_parts(int8)["constants"] - mlperf_tiny.file_parts(lut)["constants"] > filter_bytes / 2
     assert b"TFLM_DECODE" in lut
     np.testing.assert_array_equal(outputs(lut, data[:8]), outputs(int8, data[:8]))
 
@@ -99,9 +99,11 @@ def test_benchmark_cli_measures_every_format(tmp_path, capsys):
         assert (tmp_path / f"kws_ds_cnn-{fmt.name}.tflite").stat().st_size > 0
         assert f"| KWS DS-CNN | {fmt.name} |" in text
     assert "| KWS DS-CNN | int8 |" in text and "**no**" not in text
-    rows = [line for line in text.splitlines() if line.startswith("|")]
-    assert len(rows) == 2 + len(mlperf_tiny.FORMATS)
-    assert len({line.count("|") for line in rows}) == 1  # every row has the header's columns
+    measured, parts = (block.splitlines() for block in text.split("Where the file bytes go:"))
+    for block in (measured, parts):
+        rows = [line for line in block if line.startswith("|")]
+        assert len(rows) == 2 + len(mlperf_tiny.FORMATS)
+        assert len({line.count("|") for line in rows}) == 1  # every row has the header's columns
 
 
 @pytest.mark.parametrize("argv, flag", [(["--steps", "0"], "--steps"), (["--repeats", "0"], "--repeats")])
