@@ -33,7 +33,7 @@ import numpy as np
 
 from benchmarks.mlperf_tiny_lut import compress_binary
 from benchmarks.mlperf_tiny_models import data, trained_net
-from benchmarks.mlperf_tiny_published import NAMES, TITLES
+from benchmarks.mlperf_tiny_published import COMMIT, NAMES, TITLES
 from benchmarks.mlperf_tiny_tflm import arena_used_bytes, median_latencies, outputs
 from benchmarks.results_page import replace_section
 from tfquant.files import write_bytes
@@ -117,6 +117,17 @@ def parts_table(rows):
     return "\n".join(lines)
 
 
+def how(args):
+    """The conditions of a run, in a sentence for RESULTS."""
+    from importlib.metadata import version
+    return (f"The nets as published (mlcommons/tiny {COMMIT[:7]}, `benchmarks/mlperf_tiny_published.py`), "
+            f"{args.steps} BC-Adam batches of 32 on stand-in data, batch norms settled, one full-int8 conversion "
+            f"each; formats: {', '.join(f.name for f in FORMATS)}. TFLite Micro = the `tflite-micro` "
+            f"{version('tflite-micro')} Python interpreter (reference kernels, x86): arena = `arena_used_bytes`, "
+            f"latency = median thread CPU time of {args.repeats} invokes per file, the formats taking turns, "
+            "outputs compared bit for bit with the int8 file's on 8 held-out inputs.")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nets", nargs="+", default=list(NAMES), choices=NAMES, help="which nets (default all four)")
@@ -140,7 +151,7 @@ def main(argv=None):
     if args.write:
         steps = f" --steps {args.steps}" if args.steps != 4 else ""
         replace_section("Microcontrollers: MLPerf Tiny",
-                        f"`{COMMAND}{steps}` (files in {args.out}/)\n\n{text}\n")
+                        f"`{COMMAND}{steps}` (files in {args.out}/)\n\n{how(args)}\n\n{text}\n")
     return 0
 
 
