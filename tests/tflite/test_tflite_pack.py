@@ -58,8 +58,8 @@ def test_nibbles_low_first():
 def test_large_filter_is_rebuilt_in_chunks_with_a_smaller_arena():
     """A 64x3x3x64 filter (36 KiB) on 8x8 activations (4 KiB): unpacked whole it needs ~55 KiB of
     intermediates in the TFLite Micro arena; in chunks of output channels far less, and the outputs on
-    TFLM stay bit-identical to the int8 file's. (The 1.10 x int8 + 8 KiB target on the MLPerf Tiny
-    nets is measured by benchmarks/mlperf_tiny.py.)"""
+    TFLM stay bit-identical to the int8 file's. (The arenas of the published MLPerf Tiny nets are
+    measured by benchmarks/mlperf_tiny.py.)"""
     import keras
 
     from benchmarks.mlperf_tiny_models import binarize_per_layer, settle_batch_norms
