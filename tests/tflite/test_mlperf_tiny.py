@@ -90,9 +90,23 @@ def test_tflm_fully_connected_per_channel_lut_decodes_every_row_with_row_0s_tabl
     np.testing.assert_array_equal(got, outputs(_row0_decoded(int8, first[1]), data[:8]))
 
 
+def test_tables_have_a_row_per_net_and_format_with_the_headers_columns():
+    rows = [{"net": "kws_ds_cnn", "format": f.name, "bytes": 1000 - 100 * i, "constants": 500 - 100 * i,
+             "names": 100, "quantization": 120, "arena": 2000 + 10 * i, "ms": 2.0 + i, "ratio": 1.0 + i / 2,
+             "equal": i < 2, "max_steps": 3.0 * i} for i, f in enumerate(mlperf_tiny.FORMATS)]
+    for block in (mlperf_tiny.table(rows), mlperf_tiny.parts_table(rows)):
+        lines = block.splitlines()
+        assert len(lines) == 2 + len(rows)
+        assert len({line.count("|") for line in lines}) == 1
+    measured = mlperf_tiny.table(rows).splitlines()
+    assert measured[2].startswith("| KWS DS-CNN | int8 | 1,000 | 1.000 | 500 | 2,000 | 1.00 | 2.00 | 1.00 | yes |")
+    assert "**no** (up to 6 output steps off)" in measured[4]
+
+
+@pytest.mark.slow
 def test_benchmark_cli_measures_every_format(tmp_path, capsys):
-    """One net, one training step: every format's file is written, int8's own ratios are 1, and the
-    tfquant and TFLM conv formats reproduce int8's outputs on TFLM."""
+    """One net, one training step (~10-20 s: training and conversion): every format's file is written,
+    and the tfquant and TFLM conv formats reproduce int8's outputs on TFLM."""
     assert mlperf_tiny.main(["--nets", "kws_ds_cnn", "--steps", "1", "--repeats", "2", "--out", str(tmp_path)]) == 0
     text = capsys.readouterr().out
     for fmt in mlperf_tiny.FORMATS:
