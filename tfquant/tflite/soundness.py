@@ -7,7 +7,9 @@ verifier, so the whole tree is parsed and checked here):
 
 - structure: at least one subgraph, with operators; every buffer range inside the file's `size` bytes;
   every tensor, buffer and operator-code index in range; subgraph inputs and outputs non-empty, valid
-  (no -1), each list free of repeats, and no output that is also an input;
+  (no -1), each list free of repeats, and no output that is also an input; every tensor an operator reads
+  (and every subgraph output) is a subgraph input, a constant, a variable, or written by an earlier
+  operator (operators run in file order);
 - operator codes: builtin codes within this schema's `BuiltinOperator` range (so known to the interpreter
   that shipped the schema); a CUSTOM op carries a name; builtin options of a known type;
 - tensors: a known type; shape dimensions >= 0; constant data of exactly prod(shape) x element size bytes;
@@ -123,6 +125,25 @@ def _codes(model):
             raise Unsound(f"operator code {c} is a custom operator without a name")
 
 
+def _dataflow(model, sub, s, buffers):
+    """Every tensor read is available when it is read (see the module docstring)."""
+    tensors = sub.tensors or []
+
+    def constant(i):
+        data = buffers[tensors[i].buffer].data if buffers else None
+        return (data is not None and len(data) > 0) or tensors[i].isVariable
+    ready = set(int(i) for i in sub.inputs)
+    for o, op in enumerate(sub.operators):
+        for i in (int(i) for i in op.inputs if i >= 0):
+            if i not in ready and not constant(i):
+                raise Unsound(f"operator {o} ({fb.op_name(model, op)}) reads tensor {i} before any operator "
+                              "writes it")
+        ready.update(int(i) for i in op.outputs)
+    for i in (int(i) for i in sub.outputs):
+        if i not in ready and not constant(i):
+            raise Unsound(f"subgraph {s}'s output tensor {i} is never written")
+
+
 def check(model, size):
     """Unsound unless the parsed `model` (a file of `size` bytes) passes every check of the module docstring."""
     buffers = model.buffers or []
@@ -149,6 +170,7 @@ def check(model, size):
                 _indices(getattr(op, field), len(tensors), f"operator {o}'s {field}", optional=field == "inputs")
             if op.outputs is None or not len(op.outputs):
                 raise Unsound(f"operator {o} ({fb.op_name(model, op)}) has no outputs")
+        _dataflow(model, sub, s, buffers)
     for m, entry in enumerate(model.metadata or []):
         name(entry.name, f"the name of metadata entry {m}")
         if not 0 <= entry.buffer < len(buffers):
