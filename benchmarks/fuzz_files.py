@@ -142,26 +142,25 @@ def pool_size_3(model, sub, rng):
     ops[0].builtinOptions.filterWidth = ops[0].builtinOptions.filterHeight = 3
 
 
-def _activation_scale(factor):
+def _conv_scale(slot, factor, label):
+    """Multiply the quantization scales of the first quantized CONV_2D input in `slot` (0: the activation,
+    1: the filter) by `factor`."""
     def edit(model, sub, rng):
-        tensors = [sub.tensors[op.inputs[0]] for op in _ops(model, sub, "CONV_2D")]
+        tensors = [sub.tensors[op.inputs[slot]] for op in _ops(model, sub, "CONV_2D")]
         tensors = [t for t in tensors if _quantized(t)]
         if not tensors:
             return False
         tensors[0].quantization.scale = np.asarray(tensors[0].quantization.scale, np.float32) * np.float32(factor)
-    edit.__name__ = f"input_scale_x{factor}"
+    edit.__name__ = f"{label}_x{factor}"
     return _schema_edit(edit)
+
+
+def _activation_scale(factor):
+    return _conv_scale(0, factor, "input_scale")
 
 
 def _filter_scales(factor):
-    def edit(model, sub, rng):
-        tensors = [sub.tensors[op.inputs[1]] for op in _ops(model, sub, "CONV_2D")]
-        tensors = [t for t in tensors if _quantized(t)]
-        if not tensors:
-            return False
-        tensors[0].quantization.scale = np.asarray(tensors[0].quantization.scale, np.float32) * np.float32(factor)
-    edit.__name__ = f"filter_scales_x{factor}"
-    return _schema_edit(edit)
+    return _conv_scale(1, factor, "filter_scales")
 
 
 def _fc_zero_point(shift):
