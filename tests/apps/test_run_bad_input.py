@@ -107,6 +107,9 @@ def _files(tmp):
     made["sparse.tflite"] = tmp / "sparse.tflite"
     with open(made["sparse.tflite"], "wb") as f:  # a sparse file: no disk space used, never read
         f.truncate(runner.FLATBUFFER_MAX + 1)
+    made["sparse.npz"] = tmp / "sparse.npz"
+    with open(made["sparse.npz"], "wb") as f:  # half this machine's memory + 1 byte, sparse too
+        f.truncate(runner.size_limit() + 1)
     (tmp / "folder").mkdir()
     made["folder"] = tmp / "folder"
     made["missing"] = tmp / "missing.npz"
@@ -163,6 +166,7 @@ CASES = {  # id: (argv with {name} placeholders, a fragment the error must conta
     "png too much data": (["{model}", "{long_rows.png}"], "more than"),
     "stamped model with its mean edited": (["{mean_edited}", "{good}"], "changed after export"),
     "model larger than this machine can load": (["{sparse.tflite}", "{good}"], "it was not read"),
+    "input larger than this machine can load": (["{model}", "{sparse.npz}"], "it was not read"),
     "threads not a number": (["{model}", "{good}", "--threads", "two"], "not an integer"),
     "limit 0": (["{model}", "{good}", "--limit", "0"], "must be > 0"),
     "limit -1": (["{model}", "{good}", "--limit", "-1"], "must be > 0"),
