@@ -78,6 +78,18 @@ def test_every_byte_of_the_file_is_covered(exported):
     assert refused == len(positions) > 900
 
 
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_stamp_whose_entry_lost_its_name_is_still_a_stamp(exported, version):
+    """A damaged metadata name does not turn a stamped file into a foreign one (which would run unvouched)."""
+    model = fb.read(exported[0].read_bytes())
+    if version == 1:
+        old = {"tfquant": 1, "format": "packed-int8", "weights_sha256": "ab" * 32, "input_normalization": "none"}
+        integrity._write_entry(model, json.dumps(old, sort_keys=True).encode())
+    next(m for m in model.metadata if m.name == b"tfquant").name = b"tfquanT"
+    with pytest.raises(integrity.ChangedAfterExport, match="no longer names one tfquant stamp"):
+        integrity.check(fb.write(model))
+
+
 def test_an_old_weights_only_stamp_is_refused_with_the_way_on(exported):
     model = fb.read(exported[0].read_bytes())
     old = {"tfquant": 1, "format": "packed-int8", "weights_sha256": "ab" * 32, "input_normalization": "none"}

@@ -208,7 +208,7 @@ def _stray_stamps(model, entries):
     """Buffers that hold a stamp no metadata entry named "tfquant" points at (a damaged name or index)."""
     named = {e.buffer for e in entries}
     return [i for i in range(len(model.buffers or [])) if i not in named
-            and _raw(model, i)[:len(PREFIX)] in (PREFIX, OLD_PREFIX[:len(PREFIX)])]
+            and _raw(model, i)[:len(PREFIX)].startswith((PREFIX, OLD_PREFIX))]
 
 
 def foreign_normalization(record_value):
