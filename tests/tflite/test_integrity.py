@@ -1,5 +1,9 @@
-"""Integrity of exported files: the metadata export writes (weights checksum, input normalisation), and
-what the checks refuse: flipped weight bytes, truncation, a wrong identifier, a too-small TFLM arena."""
+"""Integrity of exported files: the stamp export writes (a SHA-256 over every byte of the file but its own
+digest, the input normalisation, the format), and what the checks refuse: any changed byte, an old
+version-1 stamp, truncation, a wrong identifier, a too-small TFLM arena."""
+import hashlib
+import json
+
 import numpy as np
 import pytest
 
@@ -40,18 +44,61 @@ def _flip_in_largest_weight(data):
 def test_export_writes_checksum_and_normalisation(exported):
     path, report = exported
     record = integrity.check(path.read_bytes())
-    assert record["checksum"] == "verified" and record["format"] == "packed-int8"
+    assert record["checksum"] is integrity.Integrity.VERIFIED and record["format"] == "packed-int8"
     assert record["input_normalization"] == {"mean": 0.5, "std": 0.25}
-    assert report["metadata"]["weights_sha256"] == record["weights_sha256"]
+    assert report["metadata"]["file_sha256"] == record["file_sha256"]
+    data = path.read_bytes()
+    start = data.index(integrity.PREFIX) + len(integrity.PREFIX)
+    assert data[start:start + 64].decode() == record["file_sha256"]
+    assert hashlib.sha256(data[:start] + integrity.FILLER + data[start + 64:]).hexdigest() == record["file_sha256"]
     assert set(report["verification_sets"]) == {"calibration", "held_out"}
 
 
-def test_stamping_keeps_the_weights_checksum_and_replaces_the_old_entry(exported):
+def test_stamping_again_is_deterministic_and_replaces_the_old_entry(exported):
     data = exported[0].read_bytes()
+    assert integrity.stamp(data, NORMALIZATION, "packed-int8") == data  # the digest does not cover itself
     again = integrity.stamp(data, "none", "packed-int8")
-    assert integrity.check(again)["weights_sha256"] == integrity.check(data)["weights_sha256"]
     assert integrity.check(again)["input_normalization"] == "none"
+    assert integrity.check(again)["file_sha256"] != integrity.check(data)["file_sha256"]
     assert [m.name for m in fb.read(again).metadata].count(b"tfquant") == 1
+
+
+def test_every_byte_of_the_file_is_covered(exported):
+    """One flipped bit anywhere (graph, options, scales, weights, metadata, the digest itself) is refused."""
+    data = exported[0].read_bytes()
+    stamp_at = data.index(integrity.PREFIX)
+    positions = sorted(set(range(0, len(data), 7)) | set(range(stamp_at, min(stamp_at + 200, len(data)))))
+    refused = 0
+    for at in positions:
+        damaged = bytearray(data)
+        damaged[at] ^= 0x04
+        with pytest.raises(integrity.DamagedModel):
+            integrity.check(bytes(damaged))
+        refused += 1
+    assert refused == len(positions) > 900
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_stamp_whose_entry_lost_its_name_is_still_a_stamp(exported, version):
+    """A damaged metadata name does not turn a stamped file into a foreign one (which would run unvouched)."""
+    model = fb.read(exported[0].read_bytes())
+    if version == 1:
+        old = {"tfquant": 1, "format": "packed-int8", "weights_sha256": "ab" * 32, "input_normalization": "none"}
+        integrity._write_entry(model, json.dumps(old, sort_keys=True).encode())
+    next(m for m in model.metadata if m.name == b"tfquant").name = b"tfquanT"
+    with pytest.raises(integrity.ChangedAfterExport, match="no longer names one tfquant stamp"):
+        integrity.check(fb.write(model))
+
+
+def test_an_old_weights_only_stamp_is_refused_with_the_way_on(exported):
+    model = fb.read(exported[0].read_bytes())
+    old = {"tfquant": 1, "format": "packed-int8", "weights_sha256": "ab" * 32, "input_normalization": "none"}
+    integrity._write_entry(model, json.dumps(old, sort_keys=True).encode())
+    data = fb.write(model)
+    with pytest.raises(integrity.OutdatedStamp, match="version-1 .* re-export it with this tfquant.*--trust-foreign"):
+        integrity.check(data)
+    record = integrity.check(data, trust_foreign=True)
+    assert record["checksum"] is integrity.Integrity.FOREIGN and record["input_normalization"] == "none"
 
 
 def test_expanded_file_carries_a_true_checksum(exported):
@@ -61,14 +108,14 @@ def test_expanded_file_carries_a_true_checksum(exported):
 
 def test_flipped_weight_bytes_are_refused(exported, tmp_path, capsys):
     damaged = _flip_in_largest_weight(exported[0].read_bytes())
-    with pytest.raises(integrity.DamagedModel, match="do not match the checksum"):
+    with pytest.raises(integrity.ChangedAfterExport, match="changed after export .*--trust-foreign"):
         integrity.check(damaged)
     bad = tmp_path / "damaged.tflite"
     bad.write_bytes(damaged)
     np.savez(tmp_path / "x.npz", x=np.zeros((2, 28, 28), np.uint8))
     assert runner.main([str(bad), str(tmp_path / "x.npz")]) == 2
     err = capsys.readouterr().err
-    assert err.count("error:") == 1 and "checksum" in err and "Traceback" not in err
+    assert err.count("error:") == 1 and "changed after export" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("cut", [0, 6, 64, 0.5, -9])

@@ -87,6 +87,21 @@ def non_negative_float(text):
     return _number(float, text, 0.0, inclusive=True)
 
 
+def _normalization(part):
+    def parse(text):
+        from tfquant.tflite import normalization  # pure Python: the function that checks recorded values too
+        try:
+            return normalization.parse(text, part)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    parse.__name__ = f"normalization_{part}"
+    return parse
+
+
+# --mean/--std: validated by `tfquant.tflite.normalization`, like the normalisation recorded in a file
+normalization_mean, normalization_std = _normalization("mean"), _normalization("std")
+
+
 def bounded_int(low, high):
     """argparse type: an integer in [low, high]."""
     def parse(text):

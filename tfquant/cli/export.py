@@ -39,10 +39,10 @@ def build_parser():
     p.add_argument("--samples", type=common.existing_file, default=None,
                    help="a .npy array of real inputs to verify on, instead of the calibration's first inputs "
                         "and inputs drawn to match its statistics")
-    p.add_argument("--mean", type=common.finite_float, default=None,
+    p.add_argument("--mean", type=common.normalization_mean, default=None,
                    help="the model's input is x = (p/255 - mean)/std for 8-bit pixels p: recorded in the file, "
                         "so that tfquant-run normalises by itself (give --std too)")
-    p.add_argument("--std", type=common.positive_float, default=None, help="see --mean")
+    p.add_argument("--std", type=common.normalization_std, default=None, help="see --mean")
     p.add_argument("--no-normalization", action="store_true",
                    help="the model's input is p/255 as it is (recorded as 'none'); default: unknown")
     p.add_argument("--report", type=common.output_file, default=None, help="also write the report as JSON here")

@@ -7,8 +7,11 @@
 Needs numpy, flatbuffers and ONE interpreter (no TensorFlow, no Keras); ``--interpreter auto`` takes the
 first that imports of litert (ai-edge-litert), tflite-runtime (needs numpy<2) and tflm (tflite-micro).
 
-Before running, the file is checked (`tfquant.tflite.integrity`): size, the "TFL3" identifier, the
-structure, and the checksum of its weights that tfquant-export writes; a damaged file is refused.
+Before running, the file is checked (`tfquant.tflite.integrity`): its size (before it is read), the "TFL3"
+identifier, its soundness (structure, op codes, shapes, quantization scales and zero points, names), and
+the stamp tfquant-export writes, a SHA-256 of every byte of the file: a file changed after export is
+refused. A foreign file (no stamp, or ``--trust-foreign``) is also tried once in a forked child, so that an
+interpreter crash becomes a refusal; nothing vouches for what it computes.
 Preprocessing: pixels ``p`` in 0..255 become ``x = (p / 255 - mean) / std`` (float32, NHWC), with mean
 and std from the file's metadata (written by tfquant-export), overridden by --mean/--std; a file that
 records none gets ``x = p / 255`` and a warning. A quantized input tensor (scale ``s``, zero point
@@ -21,27 +24,31 @@ Packed files (1-bit filters unpacked in the graph) are expanded at load by defau
 but TFLite Micro (`tfquant.tflite.fold`): their convs then run on XNNPACK at int8/float32 speed, in
 int8/float32 memory. ``--no-expand`` keeps the in-graph unpacking (the microcontroller's memory
 profile); ``--expand`` forces it on TFLite Micro too.
-Exit status: 0 done, 2 bad input (the message says what and how to fix it), 3 internal error.
+Exit status: 0 done, 2 bad input (one ``error:`` line that says what and how to fix it), 3 a defect of
+tfquant (it says so).
 """
 import argparse
 import json
 import os
 import platform
-import struct
 import sys
 import time
 import warnings
-import zlib
 
 import numpy as np
 
 from tfquant import files
-from tfquant.cli import common
-from tfquant.tflite import arrays, interpreters
+from tfquant.cli import common, png
+from tfquant.tflite import arrays, crash_guard, interpreters
+from tfquant.tflite import normalization as norm
+from tfquant.tflite.states import Integrity
 
 AUTO_ORDER = ("litert", "tflite-runtime", "tflm")
 DEFAULT_ARENA_KB = 2048
 PIXEL_MAX = 255
+# --threads at most 4 per core: more only adds contention, and LiteRT segfaults when asked for 100000
+MAX_THREADS = 4 * (os.cpu_count() or 1)
+FLATBUFFER_MAX = 2**31 - 1  # a flatbuffer addresses at most 2 GiB (tfquant writes no buffers after it)
 
 
 class RunnerError(common.BadInput):
@@ -55,68 +62,17 @@ class RunnerWarning(UserWarning):
 # ---------------------------------------------------------------------------------------------- inputs
 
 def read_png(path):
-    """Decode an 8-bit, non-interlaced PNG (grey, grey+alpha, RGB, RGBA) to an (H, W) uint8 grey image.
-
-    Rows are un-filtered per PNG spec section 9 (None, Sub, Up, Average, Paeth); colour becomes grey as
-    ``0.299 R + 0.587 G + 0.114 B`` (ITU-R BT.601), alpha is dropped.
-    """
+    """An 8-bit PNG file -> (H, W) uint8 grey image, decoded strictly per the specification (`png.decode`)."""
     with open(path, "rb") as f:
         data = f.read()
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
+    if data[:8] != png.SIGNATURE:
         raise RunnerError(f"{path}: not a PNG file (give 8-bit PNG, .npy or .npz inputs)")
     try:
-        header, idat = _png_chunks(data)
-        width, height, depth, colour, _, _, interlace = header
-        channels = {0: 1, 4: 2, 2: 3, 6: 4}.get(colour)
-        if depth != 8 or channels is None or interlace:
-            raise RunnerError(f"{path}: only 8-bit non-interlaced grey/RGB(A) PNGs are supported; "
-                              "re-save it as such (e.g. `convert in.png -depth 8 -interlace none out.png`)")
-        raw = np.frombuffer(zlib.decompress(b"".join(idat)), np.uint8).reshape(height, 1 + width * channels)
-    except (struct.error, zlib.error, ValueError, TypeError) as error:
-        if isinstance(error, RunnerError):
-            raise
-        raise RunnerError(f"{path}: damaged PNG ({error}); re-save or copy it again") from error
-    img = np.zeros((height, width * channels), np.int32)
-    prev = np.zeros(width * channels, np.int32)
-    for r in range(height):
-        kind, line = raw[r, 0], raw[r, 1:].astype(np.int32)
-        if kind in (0, 2):
-            cur = (line + prev * (kind == 2)) & 255
-        else:  # Sub, Average, Paeth depend on the left neighbour: decode byte by byte
-            cur = np.zeros_like(line)
-            for i in range(line.size):
-                a = cur[i - channels] if i >= channels else 0
-                b, c = prev[i], (prev[i - channels] if i >= channels else 0)
-                if kind == 1:
-                    pred = a
-                elif kind == 3:
-                    pred = (a + b) // 2
-                else:
-                    p = a + b - c
-                    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                    pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
-                cur[i] = (line[i] + pred) & 255
-        img[r], prev = cur, cur
-    img = img.reshape(height, width, channels)
-    if channels >= 3:
-        img = np.rint(img[..., :3] @ np.array([0.299, 0.587, 0.114]))[..., None]
-    return img[..., 0].astype(np.uint8)
-
-
-def _png_chunks(data):
-    """(IHDR fields, [IDAT bodies]) of a PNG's bytes."""
-    pos, idat, header = 8, [], None
-    while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat.append(body)
-        pos += 12 + length
-    if header is None or not idat:
-        raise ValueError("no IHDR or IDAT chunk")
-    return header, idat
+        return png.decode(data)
+    except png.BadPNG as error:
+        if "supported" in str(error):
+            raise RunnerError(f"{path}: {error}") from None
+        raise RunnerError(f"{path}: damaged PNG ({error}); re-save or copy it again") from None
 
 
 def _load_array(path):
@@ -133,13 +89,19 @@ def load_inputs(paths):
     for path in paths:
         if not os.path.isfile(path):
             raise RunnerError(f"input file not found: {path}")
+        check_size(path, "input")
     if len(paths) == 1 and paths[0].endswith(".npz"):
         data = _load_array(paths[0])
         with data:
             if "x" not in data.files:
                 raise RunnerError(f"{paths[0]} has arrays {sorted(data.files)}; it needs 'x' (images) "
                                   "and optionally 'y' (labels): np.savez(path, x=images, y=labels)")
-            return data["x"], (_labels(data["y"], paths[0]) if "y" in data.files else None)
+            try:
+                x = arrays.member(data, "x", paths[0], "the images")
+                y = arrays.member(data, "y", paths[0], "the labels") if "y" in data.files else None
+            except arrays.NotAnArray as error:
+                raise RunnerError(str(error)) from error
+            return x, (None if y is None else _labels(y, paths[0]))
     images = []
     for path in paths:
         if path.endswith(".npz"):
@@ -155,7 +117,36 @@ def _labels(y, source):
     y = np.asarray(y)
     if y.dtype.kind not in "iu" and not (y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y))):
         raise RunnerError(f"{source}: labels 'y' must be integer class indices, got dtype {y.dtype}")
+    if y.size and (y.min() < 0 or y.max() > np.iinfo(np.int64).max):
+        raise RunnerError(f"{source}: labels 'y' must be class indices >= 0, got {y.min()}")
     return y.astype(np.int64).reshape(-1)
+
+
+def check_labels(labels, classes):
+    """RunnerError unless every label is a class index of the model's `classes` outputs."""
+    if labels is not None and len(labels) and labels.max() >= classes:
+        raise RunnerError(f"label {int(labels.max())} is not a class of this model, which has {classes} classes "
+                          f"(0..{classes - 1}): give the labels of this model's dataset")
+
+
+def size_limit():
+    """The most bytes one file may have: half this machine's memory (and 2 GiB for a model, see check_size)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):
+        return 1 << 40
+
+
+def check_size(path, what):
+    """RunnerError, before the file is read, when it is larger than this device can load (`size_limit`; a
+    model also at most `FLATBUFFER_MAX`)."""
+    size = os.stat(path).st_size
+    limit = size_limit() if what != "model" else min(size_limit(), FLATBUFFER_MAX)
+    if size > limit:
+        raise RunnerError(f"{path} is {size:,} bytes, more than the {limit:,} a {what} file may have here "
+                          "(half this machine's memory" + (", and a flatbuffer's 2 GiB" if what == "model" else "")
+                          + "): it was not read; give the right file")
+    return size
 
 
 def check_pixels(images):
@@ -176,23 +167,28 @@ def check_pixels(images):
 
 # ------------------------------------------------------------------------------ the file and its metadata
 
-def check_model(data, source):
-    """Integrity check of the model's bytes; returns (metadata dict, note or None)."""
+def check_model(data, source, trust_foreign=False):
+    """Integrity check of the model's bytes (`integrity.check`); returns (metadata dict, note or None)."""
     try:
         from tfquant.tflite import integrity
     except ImportError as error:  # a device without flatbuffers or a TFLite schema: check what the bytes allow
         if len(data) < 8 or data[4:8] != b"TFL3":
             raise RunnerError(f"{source} is not a TFLite model (file identifier {bytes(data[4:8])!r}, "
                               "expected b'TFL3')") from error
-        return {"checksum": "not checked", "input_normalization": "unknown"}, (
+        return {"checksum": Integrity.NOT_CHECKED, "input_normalization": "unknown"}, (
             f"integrity not checked beyond the file identifier ({error})")
     try:
-        record = integrity.check(data, source)
+        record = integrity.check(data, source, trust_foreign)
     except integrity.DamagedModel as error:
         raise RunnerError(str(error)) from error
-    note = None if record["checksum"] == "verified" else (
-        f"{source} carries no weights checksum (exported without tfquant's metadata): integrity checked "
-        "structurally only")
+    note = None
+    if record["checksum"] is Integrity.FOREIGN:
+        why = "run with --trust-foreign" if trust_foreign else "it carries no tfquant stamp"
+        note = (f"{source} is a foreign file ({why}): checked for soundness and tried in a child process, but "
+                "nothing vouches for what it computes")
+        if record.get("normalization_problem"):
+            note += (f"; its recorded normalisation is ignored ({record['normalization_problem']}): "
+                     "give --mean/--std")
     return record, note
 
 
@@ -208,7 +204,8 @@ def normalization(record, mean=None, std=None):
                           f"(mean {recorded['mean']}, std {recorded['std']})", RunnerWarning, stacklevel=3)
         return mean, std, "command line"
     if isinstance(recorded, dict):
-        return recorded["mean"], recorded["std"], "file metadata"
+        mean, std = norm.check(recorded["mean"], recorded["std"])  # integrity.check validated it already
+        return mean, std, "file metadata"
     if recorded == "none":
         return 0.0, 1.0, "file metadata (none)"
     return 0.0, 1.0, "unknown"
@@ -262,7 +259,7 @@ def _expanded(data, source):
 def _is_packed(record, data):
     """True for a packed file: its metadata says so, or (no metadata) its graph unpacks sign bits.
     False where the file cannot be read (no flatbuffers or schema here), since it cannot be folded either."""
-    if record["checksum"] == "not checked":
+    if record["checksum"] is Integrity.NOT_CHECKED:
         return False
     if record.get("format"):
         return str(record["format"]).startswith("packed")
@@ -300,8 +297,12 @@ def _probabilities(y, details):
 
 def _fit_shape(images, shape, mean, std):
     """(N, H, W[, C]) pixels -> (N, 1, H, W, C) float32 ``(p / 255 - mean) / std`` for a [1, H, W, C] input."""
-    x = (np.asarray(images, np.float32) / PIXEL_MAX - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
     want = tuple(int(d) for d in shape[1:])
+    for part, value in (("mean", mean), ("std", std)):
+        if np.size(value) not in (1, want[-1] if want else 1):
+            raise RunnerError(f"the normalisation {part} has {np.size(value)} values but the model's input has "
+                              f"{want[-1] if want else 1} channels: give one value, or one per channel")
+    x = (np.asarray(images, np.float32) / PIXEL_MAX - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
     if x.ndim == len(want):
         x = x[..., None]
     if x.shape[1:] != want:
@@ -311,26 +312,32 @@ def _fit_shape(images, shape, mean, std):
 
 
 def run(model_path, images, labels=None, interpreter="auto", mean=None, std=None, threads=1,
-        arena_kb=DEFAULT_ARENA_KB, warmup=1, expand=None, quiet=True):
+        arena_kb=DEFAULT_ARENA_KB, warmup=1, expand=None, quiet=True, trust_foreign=False):
     """Classify ``images`` (8-bit pixels, (N, H, W[, C])) one at a time with a TFLite model.
 
-    The file is checked first (`check_model`); mean/std default to the file's recorded normalisation;
+    The file's size is checked before it is read (`check_size`), then its bytes (`check_model`: a file
+    tfquant stamped must match its stamp byte for byte; a foreign one, or any under ``trust_foreign``, is
+    checked for soundness and then tried in a forked child, `crash_guard`, so an interpreter crash is a
+    refusal); mean/std default to the file's recorded normalisation;
     ``expand`` None: expand packed files unless the interpreter is TFLite Micro (True/False force it);
     ``quiet``: silence the interpreter's log lines while it loads.
     Returns a dict: ``interpreter`` (name used), ``machine`` (CPU architecture), ``predictions``
     (int array (N,)), ``probabilities`` ((N, classes)), ``accuracy`` (fraction correct, or None without
     labels), ``latency_ms`` ({"p50", "p90", "p99", "mean"} of the per-image ``invoke()`` times), ``n``,
     ``load_ms`` (checking and opening the model, expansion included), ``expanded``, ``normalization``
-    ({"mean", "std", "source"}) and ``integrity`` (the checksum's state).
-    Warns (`RunnerWarning`) when no normalisation is known.
+    ({"mean", "std", "source"}) and ``integrity`` (an `Integrity`: verified, foreign or not checked).
+    Warns (`RunnerWarning`) when no normalisation is known or the file is foreign.
     """
     source = str(model_path)
     if not os.path.isfile(source):
         raise RunnerError(f"model file not found: {source}")
+    if not 1 <= threads <= MAX_THREADS:
+        raise RunnerError(f"threads {threads}: give 1..{MAX_THREADS} (4 per core of this machine)")
     start = time.perf_counter()
+    check_size(source, "model")
     with open(source, "rb") as f:
         data = f.read()
-    record, note = check_model(data, source)
+    record, note = check_model(data, source, trust_foreign)
     if note:
         warnings.warn(note, RunnerWarning, stacklevel=2)
     mean, std, norm_source = normalization(record, mean, std)
@@ -341,15 +348,22 @@ def run(model_path, images, labels=None, interpreter="auto", mean=None, std=None
                       "(the training set's statistics of p/255), or re-export with the normalisation",
                       RunnerWarning, stacklevel=2)
     name = choose_interpreter(interpreter)
-    if expand and record["checksum"] == "not checked":
+    if expand and record["checksum"] is Integrity.NOT_CHECKED:
         raise RunnerError("--expand needs flatbuffers and a TFLite schema here (`pip install flatbuffers "
                           "ai-edge-litert` or tflite-micro); or run without --expand")
     expanded = (name != "tflm" if expand is None else expand) and _is_packed(record, data)
-    model = open_interpreter(_expanded(data, source) if expanded else data, name, threads, arena_kb, quiet)
+    loaded = _expanded(data, source) if expanded else data
+    if record["checksum"] is not Integrity.VERIFIED:
+        crash = crash_guard.crash_of(loaded, name, threads, arena_kb * 1024)
+        if crash:
+            raise RunnerError(f"{source} is malformed: {crash} when tried on it in a child process; "
+                              "re-export it, or get a sound copy of it")
+    model = open_interpreter(loaded, name, threads, arena_kb, quiet)
     load_ms = 1e3 * (time.perf_counter() - start)
     batch = _fit_shape(images, model.input["shape"], mean, std)
     if labels is not None and len(labels) != len(batch):
         raise RunnerError(f"{len(labels)} labels for {len(batch)} images")
+    check_labels(labels, int(np.prod(model.output["shape"][1:], dtype=np.int64)))
     probs, times = [], []
     for i, x in enumerate(batch):
         x = _quantize(x, model.input)
@@ -404,11 +418,16 @@ def build_parser():
                         choices=("auto", *interpreters.INTERPRETERS),
                         help="which interpreter runs the model (other spellings accepted, e.g. tflite_runtime); "
                              f"auto: the first of {', '.join(AUTO_ORDER)} that imports")
-    parser.add_argument("--mean", type=common.finite_float, default=None,
+    parser.add_argument("--mean", type=common.normalization_mean, default=None,
                         help="normalisation mean of p/255 (default: the file's metadata, else 0)")
-    parser.add_argument("--std", type=common.positive_float, default=None,
+    parser.add_argument("--std", type=common.normalization_std, default=None,
                         help="normalisation standard deviation of p/255, > 0 (default: the file's metadata, else 1)")
-    parser.add_argument("--threads", type=common.positive_int, default=1, help="interpreter threads (not TFLM)")
+    parser.add_argument("--threads", type=common.bounded_int(1, MAX_THREADS), default=1,
+                        help=f"interpreter threads (not TFLM), 1..{MAX_THREADS}: 4 per core, since more only adds "
+                             "contention (and LiteRT crashes on absurd counts)")
+    parser.add_argument("--trust-foreign", action="store_true",
+                        help="run a file whose tfquant stamp does not match (edited, or re-quantized by another "
+                             "tool) as a foreign file: checked for soundness only")
     parser.add_argument("--arena-kb", type=common.positive_int, default=DEFAULT_ARENA_KB,
                         help="TFLite Micro tensor arena in KiB (a too-small arena is an error naming the minimum)")
     parser.add_argument("--limit", type=common.positive_int, default=None, help="use only the first N images")
@@ -424,13 +443,16 @@ def build_parser():
 
 
 def _main(args):
+    if args.json is not None:
+        common.check_outputs([(args.json, "--json")],
+                             [(args.model, "the model")] + [(path, "an input") for path in args.inputs])
     images, labels = load_inputs(args.inputs)
     if args.limit is not None:
         images, labels = images[:args.limit], (None if labels is None else labels[:args.limit])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RunnerWarning)
         result = run(args.model, images, labels, args.interpreter, args.mean, args.std, args.threads,
-                     args.arena_kb, expand=args.expand, quiet=not args.verbose)
+                     args.arena_kb, expand=args.expand, quiet=not args.verbose, trust_foreign=args.trust_foreign)
     for warning in caught:
         print(f"warning: {' '.join(str(warning.message).split())}", file=sys.stderr)
     norm = result["normalization"]

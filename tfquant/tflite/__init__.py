@@ -12,13 +12,14 @@ Formats (`formats.py` holds the table):
 - "packed": float activations, binary (±s per channel) filters at 1 bit per weight, builtin ops only;
 - "packed-int8": "int8" with binary filters at 1 bit per weight; runs on TensorFlow Lite Micro.
 Filters that cannot take the compact form stay in the base format (float32 or int8) and the report
-says why; `strict=True` makes a conv-like filter left that way an error. Every file carries a checksum
-of its weights and its input normalisation (`integrity.py`) and is verified on LiteRT against the
-Keras model before it is written (`verify.py` gives the limits).
+says why; `strict=True` makes a conv-like filter left that way an error. Every file carries a stamp, a
+SHA-256 over all its bytes with its input normalisation and format (`integrity.py`), and is verified on
+LiteRT against the Keras model before it is written (`verify.py` gives the limits).
 
 The device core needs numpy, flatbuffers and an interpreter, never TensorFlow: `flatbuffer` (read and
 write files), `fold` (`expand(model_bytes)` folds a packed file's unpacking back into constant filters at
-load), `integrity` (check a file before running it) and `interpreters` (LiteRT, tflite-runtime, TFLite
+load), `integrity` (check a file before running it: its stamp, `soundness` for foreign files,
+`crash_guard` to try one in a child process) and `interpreters` (LiteRT, tflite-runtime, TFLite
 Micro, tf.lite behind one API). Importing this package imports none of them: each loads on first use,
 and TensorFlow only when `export` converts.
 """
@@ -28,9 +29,9 @@ from .errors import ExportError, VerificationError
 from .formats import INT8_FORMATS
 from .formats import NAMES as FORMATS
 
-_SUBMODULES = ("arrays", "binary_kernels", "c_array", "calibration", "convert", "exporter", "filters", "flatbuffer",
-               "fold", "formats", "hazards", "int4", "integrity", "interpreters", "layer_names", "pack", "report",
-               "verify")
+_SUBMODULES = ("arrays", "binary_kernels", "c_array", "calibration", "convert", "crash_guard", "exporter", "filters",
+               "flatbuffer", "fold", "formats", "hazards", "int4", "integrity", "interpreters", "layer_names",
+               "normalization", "pack", "report", "soundness", "states", "verify")
 _ATTRIBUTES = {"export": "exporter", "ExportWarning": "exporter", "expand": "fold", "report_text": "report",
                "validate_calibration": "calibration", "load_calibration": "calibration",
                "DamagedModel": "integrity", "check_file": "integrity"}

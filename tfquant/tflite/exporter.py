@@ -9,7 +9,8 @@ Steps, each refusing with a clear error before anything is written:
 3. conversion (float32, and the full-int8 base for int8 formats) and the format's filter rewrite;
 4. hazards (`hazards.py`); under `strict`, every conv-like filter left unpacked is an error, and a
    packing format that packed nothing warns (`ExportWarning`, also listed in the report's `warnings`);
-5. the "tfquant" metadata (`integrity.stamp`): the weights' checksum, the input normalisation, the format;
+5. the "tfquant" stamp (`integrity.stamp`, its one writer): the input normalisation, the format and the
+   SHA-256 of the whole file (every byte but the digest's own), so any later change is refused by the runner;
 6. verification on LiteRT against Keras (`verify.py`), on the calibration's first inputs and on
    held-out inputs drawn to match its statistics (`calibration.held_out`), so a degenerate calibration
    cannot pass on itself;
@@ -137,7 +138,7 @@ def export(model, path=None, format="packed", calibration=None, strict=False, sa
     sets = _verification_sets(calibration, samples, shape)
     figures = _verify(model, out, sets, fmt, base)
     float32_bytes = len(integrity.stamp(float32, recorded, "float32"))  # the same metadata, for a fair ratio
-    metadata = {"weights_sha256": integrity.check(out)["weights_sha256"], "input_normalization": recorded}
+    metadata = {"file_sha256": integrity.check(out)["file_sha256"], "input_normalization": recorded}
     result = report.build(fmt.name, out, float32_bytes, records, layer_names.source_layers(model, base),
                           binary_kernels.describe_model(model), figures, metadata, notes)
     for note in notes:

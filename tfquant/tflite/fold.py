@@ -115,9 +115,8 @@ def expand(model_bytes):
     """A packed TFLite file (bytes) -> the same model with its filters as constants again (bytes).
 
     A file without unpack chains comes back unchanged in meaning (ops whose inputs are all constant
-    are folded all the same); a file stamped at export gets the checksum of its new weights."""
+    are folded all the same); a file stamped at export is stamped again (`integrity.restamp`), over its new bytes."""
     model = fb.read(model_bytes)
     fold_constants(model)
     fb.prune(model)
-    integrity.update_checksum(model)
-    return fb.write(model)
+    return integrity.restamp(model)

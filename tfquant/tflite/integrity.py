@@ -1,22 +1,30 @@
-"""Integrity of .tflite files: structural checks, a checksum of the weights, the input normalisation.
+"""Integrity of .tflite files: a stamp over the whole file, soundness checks, the input normalisation.
 
-Export writes a metadata entry named "tfquant" (JSON) into every file:
+Export writes a metadata entry named "tfquant" (JSON, version 2) into every file (`stamp`, the one writer):
 
-    {"tfquant": 1, "format": "packed", "weights_sha256": "<hex>",
-     "input_normalization": {"mean": m, "std": s} | "none" | "unknown"}
+    {"file_sha256": "<64 hex>", "format": "packed", "input_normalization": {"mean": m, "std": s} | "none" |
+     "unknown", "tfquant": 2}
 
-- `weights_sha256` = SHA-256 over the constant buffers the tensors read, in buffer order, each as its
-  length (8 bytes, little endian) followed by its bytes. Metadata buffers are not weights, so stamping
-  does not change it.
+- `file_sha256` = SHA-256 of every byte of the file, in order, with the 64 bytes of this hex field replaced by
+  64 ASCII "0" (`FILLER`). The field sits at a fixed place, first in the entry's buffer (the JSON starts with
+  `PREFIX`), so it is found by parsing the metadata alone; writing it does not change what it covers. So the
+  digest covers the graph, operator options, tensors, quantization parameters, constant buffers, signatures,
+  the recorded normalisation and format: any change after export is refused (`ChangedAfterExport`).
+  Checking it streams the file through the hash in chunks, with no second copy.
 - `input_normalization`: how 8-bit pixels p become the model's input, x = (p / 255 - mean) / std;
-  "none" means x = p / 255 (mean 0, std 1); "unknown" that the exporter was not told.
+  "none" means x = p / 255 (mean 0, std 1); "unknown" that the exporter was not told. Validated by
+  `normalization.check`, the function that validates typed --mean/--std.
 
-Before a file is run, `check` verifies, in order: its size (at least a flatbuffer root and identifier),
-the file identifier "TFL3", the structure (the flatbuffers Python package has no verifier, so the
-whole tree is parsed and every index and buffer range is checked: tensor buffers, op tensor indices,
-operator codes, subgraph inputs/outputs, constant sizes against shape x element size, buffer
-offset + size within the file), and the weights' checksum when the file has one. A file that fails is
-refused with `DamagedModel`, naming what is wrong.
+`check(data, trust_foreign=False)` verifies, in order: the size and the "TFL3" identifier; the flatbuffer
+parses; `soundness.check` (structure, op codes, shapes against buffers, scales, zero points, names: what an
+interpreter must not be handed); then the stamp:
+- version 2 and the digest matches: `Integrity.VERIFIED`;
+- no stamp, or `trust_foreign`: `Integrity.FOREIGN` (checked for soundness only; the recorded normalisation
+  is used only when it validates);
+- a digest that does not match (the file was edited, damaged, or re-quantized by another tool): refused
+  with "the file was changed after export ...; re-export it, or run it with --trust-foreign";
+- a version-1 stamp (the weights' checksum only, tfquant before the whole-file stamp): refused, because it
+  vouches for the weights and not for the graph: re-export it, or run it with --trust-foreign.
 Needs numpy, flatbuffers and the TFLite schema (via flatbuffer.py), no TensorFlow.
 """
 import hashlib
@@ -26,18 +34,33 @@ import struct
 import numpy as np
 
 from . import flatbuffer as fb
+from . import normalization as norm
+from . import soundness
+from .states import Integrity
 
 FILE_IDENTIFIER = b"TFL3"
 METADATA_NAME = "tfquant"
+VERSION = 2
 MIN_SIZE = 8  # root offset (4 bytes) + identifier (4 bytes)
 NORMALIZATION_KINDS = ("none", "unknown")
-# bytes per element of the fixed-size tensor types, to check constant sizes against shapes
-_ITEM_BYTES = {t: np.dtype(d).itemsize for t, d in fb.NUMPY_TYPES.items()}
-_ITEM_BYTES.update({fb.schema.TensorType.FLOAT16: 2, fb.schema.TensorType.BOOL: 1})
+DIGEST_KEY, DIGEST_HEX = "file_sha256", 64
+PREFIX = b'{"' + DIGEST_KEY.encode() + b'": "'  # the stamp's first bytes; the digest follows them
+FILLER = b"0" * DIGEST_HEX
+OLD_PREFIX = b'{"format": '  # a version-1 stamp (sorted keys, no digest field)
+CHUNK = 1 << 20
+TRUST_FOREIGN_HINT = "re-export it, or run it with --trust-foreign to treat it as a foreign file"
 
 
 class DamagedModel(ValueError):
-    """The file is not a sound TFLite model, or its weights do not match the checksum written at export."""
+    """The file is not a sound TFLite model, or it was changed after export; the message says what and the fix."""
+
+
+class ChangedAfterExport(DamagedModel):
+    """The file's stamp does not match its bytes (edited, damaged, or re-quantized by another tool)."""
+
+
+class OutdatedStamp(DamagedModel):
+    """The file carries a version-1 stamp, which covers its weights but not its graph."""
 
 
 def check_header(data, source="the model"):
@@ -54,86 +77,9 @@ def check_header(data, source="the model"):
                            f"file's {len(data)} bytes (copy it again)")
 
 
-def _indices_within(indices, limit, what):
-    for i in (indices if indices is not None else ()):
-        if not -1 <= int(i) < limit:
-            raise DamagedModel(f"{what} refers to index {int(i)} of {limit}")
-
-
-def _check_tree(model, size):
-    """Every reference in the parsed `model` points inside its table; buffers lie inside the file."""
-    buffers = model.buffers or []
-    if not model.subgraphs:
-        raise DamagedModel("the model has no subgraph")
-    for i, buffer in enumerate(buffers):
-        if buffer.offset > 1 and buffer.offset + buffer.size > size:
-            raise DamagedModel(f"buffer {i} ends at byte {buffer.offset + buffer.size}, past the file's {size}")
-    codes = len(model.operatorCodes or [])
-    for s, sub in enumerate(model.subgraphs):
-        tensors = sub.tensors or []
-        _indices_within(sub.inputs, len(tensors), f"subgraph {s}'s inputs")
-        _indices_within(sub.outputs, len(tensors), f"subgraph {s}'s outputs")
-        for t, tensor in enumerate(tensors):
-            if not 0 <= tensor.buffer < max(len(buffers), 1):
-                raise DamagedModel(f"tensor {t} refers to buffer {tensor.buffer} of {len(buffers)}")
-            data = buffers[tensor.buffer].data if buffers else None
-            shape = [int(d) for d in (tensor.shape if tensor.shape is not None else ())]
-            if data is not None and len(data) and tensor.type in _ITEM_BYTES and min(shape, default=1) >= 0:
-                expected = int(np.prod(shape)) * _ITEM_BYTES[tensor.type]
-                if expected != len(data):
-                    raise DamagedModel(f"tensor {fb.tensor_name(tensor) or t!r} has shape {shape} "
-                                       f"({expected} bytes) but {len(data)} bytes of data")
-        for o, op in enumerate(sub.operators or []):
-            if not 0 <= op.opcodeIndex < codes:
-                raise DamagedModel(f"operator {o} refers to operator code {op.opcodeIndex} of {codes}")
-            for field in ("inputs", "outputs", "intermediates"):
-                _indices_within(getattr(op, field), len(tensors), f"operator {o}'s {field}")
-
-
-def _buffer_data(model, data, index):
-    buffer = model.buffers[index]
-    if buffer.offset > 1:  # large models keep buffers after the flatbuffer
-        return bytes(data[buffer.offset:buffer.offset + buffer.size])
-    return b"" if buffer.data is None else np.asarray(buffer.data, dtype=np.uint8).tobytes()
-
-
-def weights_sha256(model, data=b""):
-    """SHA-256 (hex) of the constant buffers the tensors of `model` read (see the module docstring);
-    `data`: the file's bytes, needed only for buffers stored after the flatbuffer."""
-    used = sorted({t.buffer for sub in model.subgraphs for t in (sub.tensors or [])})
-    digest = hashlib.sha256()
-    for index in used:
-        raw = _buffer_data(model, data, index)
-        if raw:
-            digest.update(len(raw).to_bytes(8, "little") + raw)
-    return digest.hexdigest()
-
-
-def _entry(model):
-    for entry in model.metadata or []:
-        name = entry.name.decode() if isinstance(entry.name, bytes) else entry.name
-        if name == METADATA_NAME:
-            return entry
-    return None
-
-
-def read_metadata(model):
-    """The "tfquant" metadata of a parsed `model` as a dict, or None when the file has none."""
-    entry = _entry(model)
-    if entry is None:
-        return None
-    try:
-        record = json.loads(np.asarray(model.buffers[entry.buffer].data, dtype=np.uint8).tobytes())
-    except (ValueError, TypeError, IndexError) as error:
-        raise DamagedModel(f"the file's {METADATA_NAME!r} metadata is not valid JSON ({error})") from error
-    if not isinstance(record, dict):
-        raise DamagedModel(f"the file's {METADATA_NAME!r} metadata is not a JSON object")
-    return record
-
-
 def normalization_record(normalization):
     """`normalization` as it is recorded: None -> "unknown", "none", or (mean, std) -> {"mean", "std"}
-    (numbers, or lists of one per channel); ValueError for anything else."""
+    (numbers, or lists of one per channel, validated by `normalization.check`); ValueError for anything else."""
     if normalization is None:
         return "unknown"
     if isinstance(normalization, str):
@@ -141,51 +87,177 @@ def normalization_record(normalization):
             raise ValueError(f"normalization {normalization!r}: give (mean, std), 'none' or None")
         return normalization
     if isinstance(normalization, dict):
-        normalization = (normalization.get("mean"), normalization.get("std"))
-    mean, std = (np.asarray(v, dtype=np.float64) if v is not None else None for v in normalization)
-    if mean is None or std is None or not (np.all(np.isfinite(mean)) and np.all(np.isfinite(std))):
-        raise ValueError(f"normalization {normalization!r}: mean and std must be finite numbers")
-    if np.any(std <= 0):
-        raise ValueError(f"normalization std {std.tolist()} must be > 0")
-    return {"mean": mean.tolist(), "std": std.tolist()}
+        if set(normalization) != set(norm.PARTS):
+            raise ValueError(f"normalization {normalization!r}: give exactly 'mean' and 'std'")
+        normalization = (normalization["mean"], normalization["std"])
+    if not isinstance(normalization, (tuple, list)) or len(normalization) != 2:
+        raise ValueError(f"normalization {normalization!r}: give (mean, std), 'none' or None")
+    values = [np.asarray(v).tolist() if isinstance(v, np.ndarray) else v for v in normalization]
+    mean, std = norm.check(*values)
+    return {"mean": mean, "std": std}
 
 
-def stamp(model_bytes, normalization=None, fmt=None):
-    """`model_bytes` with a "tfquant" metadata entry (replacing any older one): the weights' checksum,
-    the input normalisation (see `normalization_record`) and the export format."""
-    model = fb.read(model_bytes)
-    record = {"tfquant": 1, "format": fmt, "weights_sha256": weights_sha256(model),
-              "input_normalization": normalization_record(normalization)}
-    _write_entry(model, record)
-    return fb.write(model)
+# -- the stamp ----------------------------------------------------------------------------------------------------
+def _stamp_bytes(record):
+    """The stamp's JSON: `PREFIX`, the 64 hex digits, then the other keys sorted."""
+    rest = json.dumps({k: v for k, v in record.items() if k != DIGEST_KEY}, sort_keys=True)
+    return PREFIX + record.get(DIGEST_KEY, FILLER.decode()).encode() + b'", ' + rest[1:].encode()
 
 
-def update_checksum(model):
-    """Recompute the checksum of a parsed, edited `model` that carries a "tfquant" entry (fold.expand)."""
-    record = read_metadata(model)
-    if record is not None:
-        record["weights_sha256"] = weights_sha256(model)
-        _write_entry(model, record)
+def _entries(model):
+    """Metadata entries named "tfquant" (names decoded strictly)."""
+    return [e for m, e in enumerate(model.metadata or [])
+            if soundness.name(e.name, f"the name of metadata entry {m}") == METADATA_NAME]
 
 
-def _write_entry(model, record):
-    data = np.frombuffer(json.dumps(record, sort_keys=True).encode(), dtype=np.uint8).copy()
-    entry = _entry(model)
-    if entry is None:
+def _write_entry(model, raw):
+    data = np.frombuffer(raw, dtype=np.uint8).copy()
+    entries = _entries(model)
+    if not entries:
         buffer = fb.schema.BufferT()
         model.buffers.append(buffer)
         entry = fb.schema.MetadataT()
         entry.name, entry.buffer = METADATA_NAME.encode(), len(model.buffers) - 1
         model.metadata = (model.metadata or []) + [entry]
-    model.buffers[entry.buffer].data = data
+        entries = [entry]
+    model.buffers[entries[0].buffer].data = data
 
 
-def check(data, source="the model"):
+def _span(data, index):
+    """(start, length) of buffer `index`'s data inside the file's bytes `data`, or None when it has none."""
+    buffer = fb.schema.Model.GetRootAs(data, 0).Buffers(index)
+    offset = buffer._tab.Offset(4)  # field 0 of Buffer: data
+    return (buffer._tab.Vector(offset), buffer._tab.VectorLen(offset)) if offset else None
+
+
+def file_digest(data, start):
+    """SHA-256 (hex) of `data` with bytes [start, start + 64) read as `FILLER`, streamed in chunks (no copy)."""
+    view, digest = memoryview(data), hashlib.sha256()
+    for low, high in ((0, start), (start + DIGEST_HEX, len(view))):
+        for at in range(low, high, CHUNK):
+            digest.update(view[at:min(at + CHUNK, high)])
+        if low == 0:
+            digest.update(FILLER)
+    return digest.hexdigest()
+
+
+def stamp(model_bytes, normalization=None, fmt=None):
+    """`model_bytes` with the "tfquant" stamp (replacing any older one): format, input normalisation (see
+    `normalization_record`) and the digest of the whole file (see the module docstring). The one writer."""
+    model = fb.read(model_bytes)
+    record = {"tfquant": VERSION, "format": fmt, "input_normalization": normalization_record(normalization)}
+    _write_entry(model, _stamp_bytes(record))
+    out = bytearray(fb.write(model))
+    start = _span(out, _entries(fb.read(out))[0].buffer)[0] + len(PREFIX)
+    out[start:start + DIGEST_HEX] = file_digest(out, start).encode()
+    return bytes(out)
+
+
+def restamp(model):
+    """Bytes of a parsed, edited `model` (fold.expand), stamped again with its recorded format and normalisation
+    when it carried a stamp; written plain otherwise."""
+    found = _entries(model)
+    try:
+        record = _parse_stamp(model, found[0], "the model") if found else None
+    except DamagedModel:  # a foreign file run under --trust-foreign: its stale stamp vouches for nothing
+        record = None
+    if record is None:
+        return fb.write(model)
+    return stamp(fb.write(model), record["input_normalization"], record.get("format"))
+
+
+# -- reading and checking it --------------------------------------------------------------------------------------
+def _raw(model, index):
+    data = model.buffers[index].data
+    return b"" if data is None else np.asarray(data, dtype=np.uint8).tobytes()
+
+
+def _parse_stamp(model, entry, source):
+    raw = _raw(model, entry.buffer)
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ChangedAfterExport(f"{source}: the file was changed after export (its {METADATA_NAME!r} stamp is "
+                                 f"not valid JSON: {str(error)[:60]}); {TRUST_FOREIGN_HINT}") from None
+    if not isinstance(record, dict):
+        raise ChangedAfterExport(f"{source}: the file was changed after export (its stamp is not a JSON object); "
+                                 f"{TRUST_FOREIGN_HINT}")
+    if record.get("tfquant") == 1 or (DIGEST_KEY not in record and "weights_sha256" in record):
+        raise OutdatedStamp(f"{source} carries a version-1 tfquant stamp, which covers its weights but not its "
+                            f"graph or metadata; re-export it with this tfquant, or run it with --trust-foreign "
+                            "to treat it as a foreign file")
+    digest = record.get(DIGEST_KEY)
+    if (record.get("tfquant") != VERSION or not raw.startswith(PREFIX) or not isinstance(digest, str)
+            or len(digest) != DIGEST_HEX or raw[len(PREFIX):len(PREFIX) + DIGEST_HEX] != digest.encode()):
+        raise ChangedAfterExport(f"{source}: the file was changed after export (its stamp is malformed); "
+                                 f"{TRUST_FOREIGN_HINT}")
+    try:
+        record["input_normalization"] = normalization_record(_recorded(record.get("input_normalization")))
+    except ValueError as error:
+        raise ChangedAfterExport(f"{source}: the file was changed after export (recorded {error}); "
+                                 f"{TRUST_FOREIGN_HINT}") from None
+    return record
+
+
+def _recorded(value):
+    """The recorded normalisation as `normalization_record` takes it back ("unknown" -> None)."""
+    return None if value == "unknown" else value
+
+
+def _stray_stamps(model, entries):
+    """Buffers that hold a stamp no metadata entry named "tfquant" points at (a damaged name or index)."""
+    named = {e.buffer for e in entries}
+    return [i for i in range(len(model.buffers or [])) if i not in named
+            and _raw(model, i)[:len(PREFIX)].startswith((PREFIX, OLD_PREFIX))]
+
+
+def foreign_normalization(record_value):
+    """(recorded normalisation, None) for a foreign file's value that validates, else ("unknown", the reason)."""
+    try:
+        return normalization_record(_recorded(record_value)), None
+    except ValueError as error:
+        return "unknown", str(error)
+
+
+def _verify(model, data, source):
+    entries = _entries(model)
+    stray = _stray_stamps(model, entries)
+    if len(entries) > 1 or (stray and not entries):
+        raise ChangedAfterExport(f"{source}: the file was changed after export (its metadata no longer names "
+                                 f"one tfquant stamp); {TRUST_FOREIGN_HINT}")
+    if not entries:
+        return None
+    record = _parse_stamp(model, entries[0], source)
+    span = _span(data, entries[0].buffer)
+    if span is None:
+        raise ChangedAfterExport(f"{source}: the file was changed after export (its stamp is stored outside the "
+                                 f"flatbuffer); {TRUST_FOREIGN_HINT}")
+    actual = file_digest(data, span[0] + len(PREFIX))
+    if actual != record[DIGEST_KEY]:
+        raise ChangedAfterExport(f"{source}: the file was changed after export (sha256 of its bytes {actual[:12]}... "
+                                 f"!= the stamp's {record[DIGEST_KEY][:12]}...: edited, damaged, or re-quantized "
+                                 f"by another tool); {TRUST_FOREIGN_HINT}")
+    return record
+
+
+def read_metadata(model):
+    """The "tfquant" stamp of a parsed `model` as a dict (not verified), or None when it has none."""
+    entries = _entries(model)
+    if not entries:
+        return None
+    try:
+        return json.loads(_raw(model, entries[0].buffer).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise DamagedModel(f"the file's {METADATA_NAME!r} metadata is not valid JSON ({error})") from error
+
+
+def check(data, source="the model", trust_foreign=False):
     """Check the bytes of a .tflite file before it is run (see the module docstring).
 
-    Returns the file's "tfquant" metadata (a dict; `checksum` is "verified", or "absent" for a file
-    exported without it); raises DamagedModel naming what is wrong."""
-    data = bytes(data)
+    Returns the file's stamp as a dict, with `checksum` an `Integrity` (VERIFIED, or FOREIGN for a file without
+    a stamp or under `trust_foreign`) and `input_normalization` validated; raises DamagedModel (its subclasses
+    ChangedAfterExport, OutdatedStamp) naming what is wrong and the way on. A foreign file's recorded
+    normalisation that does not validate is "unknown", the reason in `normalization_problem`."""
     check_header(data, source)
     try:
         model = fb.read(data)
@@ -193,15 +265,19 @@ def check(data, source="the model"):
         raise DamagedModel(f"{source} is damaged: its flatbuffer cannot be parsed ({type(error).__name__}: "
                            f"{str(error)[:80]}); re-export it or copy it again") from error
     try:
-        _check_tree(model, len(data))
-    except DamagedModel as error:
-        raise DamagedModel(f"{source} is damaged: {error} (re-export it or copy it again)") from error
-    record = read_metadata(model)
+        soundness.check(model, len(data))
+    except soundness.Unsound as error:
+        raise DamagedModel(f"{source} is damaged or malformed: {error} (re-export it or copy it again)") from error
+    if trust_foreign:
+        try:
+            recorded = read_metadata(model) or {}
+        except DamagedModel:
+            recorded = {}
+        recorded = recorded if isinstance(recorded, dict) else {}
+        value, problem = foreign_normalization(recorded.get("input_normalization", "unknown"))
+        return {"checksum": Integrity.FOREIGN, "format": None, "input_normalization": value,
+                "normalization_problem": problem}
+    record = _verify(model, data, source)
     if record is None:
-        return {"checksum": "absent", "input_normalization": "unknown"}
-    expected = record.get("weights_sha256")
-    actual = weights_sha256(model, data)
-    if expected != actual:
-        raise DamagedModel(f"{source} is damaged: its weights do not match the checksum written at export "
-                           f"(sha256 {actual[:12]}... != {str(expected)[:12]}...); re-export it or copy it again")
-    return dict(record, checksum="verified")
+        return {"checksum": Integrity.FOREIGN, "format": None, "input_normalization": "unknown"}
+    return dict(record, checksum=Integrity.VERIFIED)

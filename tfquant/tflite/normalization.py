@@ -1,0 +1,52 @@
+"""The input normalisation x = (p / 255 - mean) / std, validated by one function wherever it comes from.
+
+The three places a normalisation enters tfquant use `check` (or `check_value`, one part of it):
+- typed on a command line (`tfquant-run --mean/--std`, `tfquant-export --mean/--std`: `tfquant.cli.common`);
+- given to the exporter (`integrity.normalization_record`), which records it in the file's stamp;
+- read back from a file's metadata by the runner (`integrity.check`), whether the stamp verified or not.
+
+A valid value: mean any finite number, std a finite number > 0; each a number or a non-empty list of
+numbers (one per input channel). Booleans, strings, null, nested lists are refused. Pure Python, no imports
+beyond `math`, so the command-line tools can use it before anything heavy loads.
+"""
+import math
+
+PARTS = ("mean", "std")
+
+
+def check_value(value, part):
+    """`value` of normalisation `part` ("mean" or "std") as a float or a list of floats; ValueError naming what is
+    wrong (not a number, not finite, std not > 0)."""
+    if part not in PARTS:
+        raise ValueError(f"unknown normalisation part {part!r} (mean or std)")
+    values = value if isinstance(value, (list, tuple)) else [value]
+    if not values:
+        raise ValueError(f"normalisation {part} is an empty list; give a number (or one per channel)")
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) and not hasattr(v, "__float__"):
+            raise ValueError(f"normalisation {part} {value!r} is not a number")
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"normalisation {part} {value!r} is not a number") from None
+        if not math.isfinite(f):
+            raise ValueError(f"normalisation {part} {value!r} is not a finite number")
+        if part == "std" and f <= 0:
+            raise ValueError(f"normalisation std {value!r} must be > 0")
+        out.append(f)
+    return out if isinstance(value, (list, tuple)) else out[0]
+
+
+def check(mean, std):
+    """(mean, std) validated by `check_value`; ValueError otherwise."""
+    return check_value(mean, "mean"), check_value(std, "std")
+
+
+def parse(text, part):
+    """A command-line value of `part`: the text as a float, validated by `check_value`; ValueError otherwise."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"{text!r} is not a number") from None
+    return check_value(value, part)
