@@ -24,7 +24,7 @@ over a data batch (momentum 0), which is what a converged net's statistics look 
 import keras
 import numpy as np
 
-from .export_models import _channels_last
+from .export_models import fan_in
 
 INPUT_SHAPES = {"ic_resnet8": (32, 32, 3), "kws_ds_cnn": (49, 10, 1), "vww_mobilenet": (96, 96, 3),
                 "ad_autoencoder": (640,)}
@@ -104,9 +104,8 @@ def binarize_per_layer(model, dense):
         is_conv = isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))
         if is_conv or (dense and isinstance(layer, keras.layers.Dense)):
             shape = tuple(layer.kernel.shape)
-            fan_in = int(np.prod(_channels_last(layer, np.zeros(shape)).shape[:-1]))
             signs = np.where(rng.standard_normal(shape) < 0, -1.0, 1.0)
-            layer.kernel.assign((signs * np.sqrt(2.0 / fan_in)).astype("float32"))
+            layer.kernel.assign((signs * np.sqrt(2.0 / fan_in(layer))).astype("float32"))
 
 
 def settle_batch_norms(model, batch):

@@ -32,28 +32,41 @@ CONV_KINDS = (PLAIN, TRANSPOSED, DEPTHWISE)
 
 @dataclasses.dataclass(frozen=True)
 class Row:
-    """Weight `weight` of a layer of one of `layers` (subclasses included) is a kernel of kind `kind`."""
+    """Weight `weight` of a layer of one of `layers` (subclasses included) is a kernel of kind `kind`; `conv`:
+    a convolution's (the paper quantizes these), else a dense layer's."""
     layers: tuple
     weight: str
     kind: str
+    conv: bool
 
 
 _L = keras.layers
 TABLE = (
-    Row((_L.Conv1DTranspose, _L.Conv2DTranspose, _L.Conv3DTranspose), "kernel", TRANSPOSED),
-    Row((_L.DepthwiseConv1D, _L.DepthwiseConv2D), "kernel", DEPTHWISE),
-    Row((_L.SeparableConv1D, _L.SeparableConv2D), "depthwise_kernel", DEPTHWISE),
-    Row((_L.SeparableConv1D, _L.SeparableConv2D), "pointwise_kernel", PLAIN),
-    Row((_L.Conv1D, _L.Conv2D, _L.Conv3D), "kernel", PLAIN),
-    Row((_L.Dense,), "kernel", PLAIN),
-    Row((_L.EinsumDense,), "kernel", EINSUM),
+    Row((_L.Conv1DTranspose, _L.Conv2DTranspose, _L.Conv3DTranspose), "kernel", TRANSPOSED, conv=True),
+    Row((_L.DepthwiseConv1D, _L.DepthwiseConv2D), "kernel", DEPTHWISE, conv=True),
+    Row((_L.SeparableConv1D, _L.SeparableConv2D), "depthwise_kernel", DEPTHWISE, conv=True),
+    Row((_L.SeparableConv1D, _L.SeparableConv2D), "pointwise_kernel", PLAIN, conv=True),
+    Row((_L.Conv1D, _L.Conv2D, _L.Conv3D), "kernel", PLAIN, conv=True),
+    Row((_L.Dense,), "kernel", PLAIN, conv=False),
+    Row((_L.EinsumDense,), "kernel", EINSUM, conv=False),
 )
 KERNEL_NAMES = tuple(dict.fromkeys(row.weight for row in TABLE))  # ("kernel", "depthwise_kernel", "pointwise_kernel")
 
 
+def row_of(layer, weight_name="kernel"):
+    """The first `TABLE` row for `layer`'s weight `weight_name`, or None if it is not a kernel."""
+    return next((row for row in TABLE if row.weight == weight_name and isinstance(layer, row.layers)), None)
+
+
 def kind_of(layer, weight_name="kernel"):
-    """The kind of `layer`'s weight `weight_name` by `TABLE` (first matching row), or None if it is not a kernel."""
-    return next((row.kind for row in TABLE if row.weight == weight_name and isinstance(layer, row.layers)), None)
+    """The kind of `layer`'s weight `weight_name` by `TABLE`, or None if it is not a kernel."""
+    row = row_of(layer, weight_name)
+    return None if row is None else row.kind
+
+
+def is_conv(layer):
+    """Whether `layer` is a convolution of `TABLE` (Conv*, transposed, depthwise, separable)."""
+    return any(row.conv and isinstance(layer, row.layers) for row in TABLE)
 
 
 def weight_of(layer, weight_name):
@@ -124,6 +137,14 @@ def channels_last(layer, variable_name="kernel", value=None):
     others = reduction_axes(kernel.ndim, axes)
     moved = np.transpose(kernel, others + axes)
     return moved.reshape(moved.shape[: len(others)] + (-1,))
+
+
+def channel_shape(layer, variable_name="kernel"):
+    """The kernel's shape with 1 on every axis but the output-channel axes: per-channel values (in TFLite's
+    order) reshaped to it broadcast against the kernel."""
+    shape = tuple(weight_of(layer, variable_name).shape)
+    axes = output_channel_axes(layer, variable_name)
+    return tuple(d if a in axes else 1 for a, d in enumerate(shape))
 
 
 def owners(variables):

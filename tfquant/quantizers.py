@@ -99,6 +99,7 @@ class Quantizer:
     """
 
     bits = None
+    elementwise = True  # Q(w) of an entry depends on that entry alone (ScaledBinary: on its whole channel)
 
     def __call__(self, w):
         return self.deterministic(w)
@@ -226,6 +227,7 @@ class ScaledBinary(Quantizer):
     """
 
     bits = 1
+    elementwise = False
 
     def __init__(self, channel_axes=None):
         if channel_axes is not None:
