@@ -24,6 +24,8 @@ over a data batch (momentum 0), which is what a converged net's statistics look 
 import keras
 import numpy as np
 
+from tfquant import kernels
+
 from .export_models import fan_in
 
 INPUT_SHAPES = {"ic_resnet8": (32, 32, 3), "kws_ds_cnn": (49, 10, 1), "vww_mobilenet": (96, 96, 3),
@@ -101,11 +103,9 @@ def binarize_per_layer(model, dense):
     """Every conv kernel (and Dense kernel when `dense`) set to `s·sign(n)`, s = sqrt(2/fan_in)."""
     rng = np.random.default_rng(0)
     for layer in model.layers:
-        is_conv = isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))
-        if is_conv or (dense and isinstance(layer, keras.layers.Dense)):
-            shape = tuple(layer.kernel.shape)
-            signs = np.where(rng.standard_normal(shape) < 0, -1.0, 1.0)
-            layer.kernel.assign((signs * np.sqrt(2.0 / fan_in(layer))).astype("float32"))
+        for name, variable in kernels.layer_kernels(layer) if kernels.is_conv(layer) or dense else ():
+            signs = np.where(rng.standard_normal(tuple(variable.shape)) < 0, -1.0, 1.0)
+            variable.assign((signs * np.sqrt(2.0 / fan_in(layer, name))).astype("float32"))
 
 
 def settle_batch_norms(model, batch):
