@@ -10,26 +10,23 @@ as `tfquant.Binary(delta)` does.
 import keras
 import numpy as np
 
+from tfquant import kernels
 
-def _channels_last(layer, kernel):
-    """Kernel viewed with output channels on the last axis (depthwise: in·multiplier)."""
-    if isinstance(layer, keras.layers.DepthwiseConv2D) or isinstance(layer, keras.layers.DepthwiseConv1D):
-        return kernel.reshape(kernel.shape[:-2] + (-1,))
-    return kernel
+
+def fan_in(layer, name="kernel"):
+    """Weights per output channel of `layer`'s kernel `name` (`tfquant.kernels`: depthwise channels are c·M + m)."""
+    return int(np.prod(kernels.channels_last(layer, name).shape[:-1]))
 
 
 def binarize(model, seed=0, dense=False, per_layer=False):
     """Set kernels to ±s per output channel (or per layer) and batch norms to random statistics."""
     rng = np.random.default_rng(seed)
     for layer in model._flatten_layers(include_self=False):
-        is_conv = isinstance(layer, keras.layers.Conv1D | keras.layers.Conv2D | keras.layers.DepthwiseConv2D)
-        if (is_conv or (dense and isinstance(layer, keras.layers.Dense))) and layer.kernel is not None:
-            shape = tuple(layer.kernel.shape)
-            view = _channels_last(layer, np.zeros(shape))
-            fan_in = int(np.prod(view.shape[:-1]))
-            scales = rng.uniform(0.5, 1.5, 1 if per_layer else view.shape[-1]) * np.sqrt(2.0 / fan_in)
-            signs = np.where(rng.standard_normal(view.shape) < 0, -1.0, 1.0)
-            layer.kernel.assign((signs * scales).reshape(shape).astype("float32"))
+        for name, variable in kernels.layer_kernels(layer) if kernels.is_conv(layer) or dense else ():
+            channels = (1,) if per_layer else kernels.channel_shape(layer, name)
+            scales = rng.uniform(0.5, 1.5, int(np.prod(channels))) * np.sqrt(2.0 / fan_in(layer, name))
+            signs = np.where(rng.standard_normal(tuple(variable.shape)) < 0, -1.0, 1.0)
+            variable.assign((signs * scales.reshape(channels)).astype("float32"))
         if isinstance(layer, keras.layers.BatchNormalization):
             n = layer.gamma.shape[0]
             layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.1, n), rng.normal(0, 0.1, n),

@@ -24,7 +24,7 @@ import numpy as np
 
 import tfquant
 
-from .export_models import _channels_last
+from .export_models import fan_in
 from .mlperf_tiny_published import BUILDERS
 
 CLASSES = {"ic_resnet8": 10, "kws_ds_cnn": 12, "vww_mobilenet": 2}  # the autoencoder reconstructs its input
@@ -47,9 +47,8 @@ def binarize_per_layer(model, dense):
         is_conv = isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))
         if is_conv or (dense and isinstance(layer, keras.layers.Dense)):
             shape = tuple(layer.kernel.shape)
-            fan_in = int(np.prod(_channels_last(layer, np.zeros(shape)).shape[:-1]))
             signs = np.where(rng.standard_normal(shape) < 0, -1.0, 1.0)
-            layer.kernel.assign((signs * np.sqrt(2.0 / fan_in)).astype("float32"))
+            layer.kernel.assign((signs * np.sqrt(2.0 / fan_in(layer))).astype("float32"))
 
 
 def settle_batch_norms(model, batch):

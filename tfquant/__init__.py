@@ -24,7 +24,7 @@ _KERAS_NAMES = {
     "quantize_weights": "tfquant.selection",
     "summary": "tfquant.summary",
 }
-_KERAS_MODULES = ("callbacks", "initializers", "kernels", "layers", "quantizers", "recipes", "selection")
+_KERAS_MODULES = ("callbacks", "grids", "initializers", "kernels", "layers", "quantizers", "recipes", "selection")
 
 __all__ = [*_KERAS_NAMES, *_KERAS_MODULES]
 

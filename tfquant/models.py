@@ -18,6 +18,8 @@ import math
 import keras
 from keras import layers
 
+from tfquant import kernels
+
 BatchNorm = functools.partial(layers.BatchNormalization, momentum=0.9, epsilon=1e-5)
 
 
@@ -179,9 +181,9 @@ def parameter_counts(model):
     conv = dense = 0
     for layer in model.layers:
         n = sum(math.prod(v.shape) for v in layer.trainable_weights)
-        if isinstance(layer, layers.Conv2D):
+        if kernels.is_conv(layer):
             conv += n
-        elif isinstance(layer, layers.Dense):
+        elif kernels.layer_kernels(layer):
             dense += n
     return conv, dense
 

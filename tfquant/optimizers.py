@@ -40,7 +40,7 @@ import random
 import keras
 from keras import ops
 
-from tfquant import counter_rng, selection
+from tfquant import counter_rng, selection, sparse_rows
 from tfquant import quantizers as quantizers_lib
 
 METHODS = {"bc": "BC", "sr": "SR", "r": "R"}
@@ -193,26 +193,49 @@ class QuantizedOptimizer:
             super().update_step(gradient, variable, learning_rate)
             self.assign(variable, self._round(quantizer, ops.convert_to_tensor(variable), index))
             return
-        # BC: w_r <- clip(w_r - alpha * step), w <- Q(w_r)
-        if self.weight_decay is not None and self._use_weight_decay(self._trainable_variables[index]):
+        # BC: w_r <- clip(w_r - alpha * step), w <- Q(w_r); a sparse gradient writes only its rows where it can
+        decayed = self.weight_decay is not None and self._use_weight_decay(self._trainable_variables[index])
+        if decayed:
             decay = ops.cast(self.weight_decay, buffer.dtype) * ops.cast(learning_rate, buffer.dtype)
             self.assign_sub(buffer, ops.convert_to_tensor(buffer) * decay)
         if self.full_precision_l2:
-            decay = ops.cast(self.full_precision_l2, buffer.dtype) * ops.convert_to_tensor(buffer)
-            gradient = ops.convert_to_tensor(gradient) + decay
-        super().update_step(gradient, buffer, learning_rate)
-        full_precision = self._clip(quantizer, ops.convert_to_tensor(buffer))
-        self.assign(buffer, full_precision)
-        self.assign(variable, self._round(quantizer, full_precision, index))
+            gradient = self._add_l2(gradient, buffer)
+        with sparse_rows.watch_writes(self, buffer) as writes:
+            super().update_step(gradient, buffer, learning_rate)
+        rows = None if decayed or not quantizer.elementwise else writes.rows
+        if rows is None:
+            full_precision = self._clip(quantizer, ops.convert_to_tensor(buffer))
+            self.assign(buffer, full_precision)
+            self.assign(variable, self._round(quantizer, full_precision, index))
+            return
+        full_precision = self._clip(quantizer, ops.take(ops.convert_to_tensor(buffer), rows, axis=0))
+        if self.clip_full_precision:
+            self.assign(buffer, sparse_rows.at_rows(gradient, full_precision, rows))
+        self.assign(variable, sparse_rows.at_rows(gradient, self._round(quantizer, full_precision, index, rows=rows),
+                                                  rows))
+
+    def _add_l2(self, gradient, buffer):
+        """``gradient + c * w_r`` (a sparse gradient stays sparse: ``c * w_r`` at its rows)."""
+        c = ops.cast(self.full_precision_l2, buffer.dtype)
+        if sparse_rows.is_row_slices(gradient):
+            rows = gradient.indices
+            return sparse_rows.at_rows(gradient, gradient.values + c * ops.take(ops.convert_to_tensor(buffer), rows,
+                                                                                 axis=0), rows)
+        return ops.convert_to_tensor(gradient) + c * ops.convert_to_tensor(buffer)
 
     def _clip(self, quantizer, w):
         return quantizer.clip(w) if self.clip_full_precision else w
 
-    def _round(self, quantizer, w, index, step=None):
+    def _round(self, quantizer, w, index, step=None, rows=None):
+        """Q(w); `rows`: `w` is those rows of variable `index`, rounded with the noise the whole would get."""
         if self.rounding == "deterministic":
             return quantizer.deterministic(w)
         step = self.iterations if step is None else step
-        return quantizer.stochastic(w, counter_rng.uniform(w.shape, self.seed, step, index, w.dtype))
+        if rows is None:
+            return quantizer.stochastic(w, counter_rng.uniform(w.shape, self.seed, step, index, w.dtype))
+        shape = tuple(self._trainable_variables[index].shape)
+        noise = ops.take(counter_rng.uniform(shape, self.seed, step, index, w.dtype), rows, axis=0)
+        return quantizer.stochastic(w, noise)
 
     def _apply_weight_decay(self, variables):
         # BC decays its buffer inside update_step; decaying Q(w_r) would be undone by the next rounding.

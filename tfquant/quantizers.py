@@ -20,7 +20,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from tfquant import kernels
+from tfquant import grids, kernels
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -76,10 +76,10 @@ def binarize_stochastic(w, delta, noise):
     return ops.cast(ops.where(ops.convert_to_tensor(noise) < p, delta, -delta), w.dtype)
 
 
-def channel_scale(w, channel_axes=(-1,)):
+def channel_scale(w, channel_axes):
     """BWN scale: mean |w| per output channel, i.e. over every axis not in `channel_axes` (kept as size-1
-    axes so the result broadcasts against `w`). `tfquant.kernels.output_channel_axes` gives a Keras layer's
-    channel axes; the default, the last axis, is right for Dense and (non-transposed, non-depthwise) Conv."""
+    axes so the result broadcasts against `w`); `tfquant.kernels.output_channel_axes` gives a Keras layer's
+    channel axes. A rank-0 or rank-1 `w` has one scale."""
     w = ops.convert_to_tensor(w)
     if len(w.shape) < 2:
         return ops.mean(ops.abs(w))
@@ -93,10 +93,13 @@ class Quantizer:
     """A grid with its two rounding rules.
 
     Subclasses define `deterministic(w)`, `stochastic(w, noise)`, `clip(w)` (the domain BC's full-precision
-    buffer lives in), `on_grid(w)` (bool tensor) and `bits` (storage bits per weight, None if unbounded).
+    buffer lives in), `on_grid(w)` (bool tensor), `grid(w, channel_axes)` (the `tfquant.grids.Grid` record of
+    the grid it puts `w` on: what summary and the export report print) and `bits` (storage bits per weight,
+    None if unbounded).
     """
 
     bits = None
+    elementwise = True  # Q(w) of an entry depends on that entry alone (ScaledBinary: on its whole channel)
 
     def __call__(self, w):
         return self.deterministic(w)
@@ -151,6 +154,9 @@ class Binary(Quantizer):
     def on_grid(self, w):
         return ops.equal(ops.abs(ops.convert_to_tensor(w)), self.delta)
 
+    def grid(self, w, channel_axes=None):
+        return grids.of_quantizer(grids.BINARY, self.delta, 1, 1, w, channel_axes)
+
     def get_config(self):
         return {"delta": self.delta}
 
@@ -199,6 +205,9 @@ class Uniform(Quantizer):
             on = ops.logical_and(on, ops.less_equal(ops.abs(steps), self.levels + 1e-4))
         return on
 
+    def grid(self, w, channel_axes=None):
+        return grids.of_quantizer(grids.GRID, self.delta, self.levels, self.bits, w, channel_axes)
+
     def get_config(self):
         return {"delta": self.delta, "bits": self.bits}
 
@@ -208,15 +217,17 @@ class ScaledBinary(Quantizer):
     """Per-output-channel scaled binary (BWN, Rastegari et al. 2016): ``Q(w) = s_c * sign(w)``,
     ``s_c = mean |w|`` over the kernel entries of output channel ``c``.
 
-    `channel_axes` are the kernel's output-channel axes (`tfquant.kernels.output_channel_axes`); None means
-    "as tagged on the variable by `tfquant.kernels.tag_channel_axes` or `tfquant.quantize_weights`, else the
-    last axis" (right for Dense and Conv; DepthwiseConv and ConvTranspose kernels need the tag).
+    `channel_axes` are the kernel's output-channel axes (`tfquant.kernels.output_channel_axes`). None means
+    "the kernel's own": an optimizer (and `tfquant.quantize_weights`) gives each kernel its axes from the layer
+    that holds it (`tfquant.kernels.TABLE`), on every layer kind, and refuses a kernel it cannot place. Called
+    directly on a rank >= 2 array, an axis-less ScaledBinary raises: it never guesses the layout.
 
     Meant for BC, where `w` is the full-precision buffer: the scale follows the buffer's magnitude, so the
     buffer is not clipped. Stochastic rounding binarizes ``w / s_c`` as `Binary(1)` does, then rescales.
     """
 
     bits = 1
+    elementwise = False
 
     def __init__(self, channel_axes=None):
         if channel_axes is not None:
@@ -231,17 +242,22 @@ class ScaledBinary(Quantizer):
             channel_axes = tuple(channel_axes)
         self.channel_axes = channel_axes
 
-    @property
-    def _axes(self):
-        return self.channel_axes or (-1,)
+    def _axes(self, w):
+        if self.channel_axes is None and len(w.shape) >= 2:
+            raise ValueError(
+                f"tfquant.ScaledBinary() has no channel_axes, so it cannot tell the output channels of a kernel of "
+                f"shape {tuple(w.shape)}. Use it through a BC optimizer (which reads each kernel's axes from its "
+                "layer), or pass them: tfquant.ScaledBinary(channel_axes=tfquant.kernels.output_channel_axes(layer))."
+            )
+        return self.channel_axes
 
     def deterministic(self, w):
         w = ops.convert_to_tensor(w)
-        return binarize_deterministic(w, 1.0) * channel_scale(w, self._axes)
+        return binarize_deterministic(w, 1.0) * channel_scale(w, self._axes(w))
 
     def stochastic(self, w, noise):
         w = ops.convert_to_tensor(w)
-        scale = channel_scale(w, self._axes)
+        scale = channel_scale(w, self._axes(w))
         return binarize_stochastic(w / ops.maximum(scale, 1e-12), 1.0, noise) * scale
 
     def clip(self, w):
@@ -253,8 +269,11 @@ class ScaledBinary(Quantizer):
         if len(w.shape) < 2:
             peak = ops.max(magnitude)
         else:
-            peak = ops.max(magnitude, axis=kernels.reduction_axes(len(w.shape), self._axes), keepdims=True)
+            peak = ops.max(magnitude, axis=kernels.reduction_axes(len(w.shape), self._axes(w)), keepdims=True)
         return ops.less_equal(ops.abs(magnitude - peak), 1e-6 * ops.maximum(peak, 1e-30))
+
+    def grid(self, w, channel_axes=None):
+        return grids.of_quantizer(grids.BINARY, None, 1, 1, w, self.channel_axes or channel_axes)
 
     def get_config(self):
         return {} if self.channel_axes is None else {"channel_axes": list(self.channel_axes)}
@@ -265,35 +284,18 @@ def _shortest(x, float32):
     return float(np.format_float_positional(np.float32(x))) if float32 else float(x)
 
 
-def detect(w, channel_axes=(-1,), max_bits=8):
-    """The grid the values `w` lie on, read from the values alone (no optimizer needed), or None.
-
-    * one magnitude ``Delta`` everywhere: `Binary(Delta)`;
-    * one magnitude per output channel (`channel_axes`): `ScaledBinary(channel_axes)`;
-    * integer multiples ``k * Delta`` of the smallest non-zero magnitude with ``|k| <= L``:
-      `Uniform(Delta, bits)`, ``bits = ceil(log2(2L + 1))``, if that is at most `max_bits`.
-
-    All zeros, or values on no such grid, give None (full precision).
-    """
-    float32 = np.asarray(w).dtype == np.float32
-    w = np.asarray(w, dtype="float64")
-    magnitude = np.abs(w)
-    if w.size == 0 or not np.all(np.isfinite(w)) or magnitude.max() == 0:
+def from_grid(grid, channel_axes=None, float32=True):
+    """The quantizer class that describes a detected `tfquant.grids.Grid`, or None when none does (a grid with
+    one step per channel): `Binary` (one s), `ScaledBinary(channel_axes)` (an s per channel), `Uniform`."""
+    if grid is None:
         return None
-    if np.all(magnitude == magnitude.flat[0]):
-        return Binary(_shortest(magnitude.flat[0], float32))
-    if w.ndim >= 2:
-        axes = kernels.reduction_axes(w.ndim, channel_axes)
-        peak = magnitude.max(axis=axes, keepdims=True)
-        if np.all(peak > 0) and np.allclose(magnitude, peak, rtol=1e-6, atol=0):
-            return ScaledBinary(None if tuple(channel_axes) == (-1,) else tuple(channel_axes))
-    delta = _shortest(magnitude[magnitude > 0].min(), float32)
-    steps = w / delta
-    levels = int(np.round(np.abs(steps).max()))
-    bits = int(np.ceil(np.log2(2 * levels + 1)))
-    if bits > max_bits or not np.allclose(steps, np.round(steps), rtol=0, atol=1e-4):
+    if grid.kind == grids.BINARY:
+        if grid.per_channel:
+            return ScaledBinary(channel_axes)
+        return Binary(_shortest(grid.scales[0], float32))
+    if grid.per_channel:
         return None
-    return Uniform(delta, bits=max(bits, 2))
+    return Uniform(_shortest(grid.scales[0], float32), bits=max(grid.bits, 2))
 
 
 def get(identifier):

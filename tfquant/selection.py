@@ -11,7 +11,9 @@ A variable is chosen by, in this order:
    optimizer records its selection this way, so a reload selects exactly the same variables even when the
    tags or the callable are gone).
 
-The selection is resolved once, in ``optimizer.build``, where variables still carry ``.path``.
+The selection is resolved once, in ``optimizer.build``, where variables still carry ``.path``. A
+`tfquant.ScaledBinary` without explicit axes is given each kernel's output-channel axes there, from the layer
+that holds the variable (`tfquant.kernels`); a kernel no table layer holds is refused, never guessed.
 """
 
 import warnings
@@ -20,7 +22,7 @@ from tfquant import kernels
 from tfquant import quantizers as quantizers_lib
 
 TAG = "tfquant_quantizer"
-CONV_KERNEL_NAMES = ("kernel", "depthwise_kernel", "pointwise_kernel")
+CONV_KERNEL_NAMES = kernels.KERNEL_NAMES
 RULES = ("conv", "kernels", "all")
 
 
@@ -71,10 +73,9 @@ def quantize_weights(layer, quantizer, names=CONV_KERNEL_NAMES):
             f"Layer '{layer.name}' has no weight named any of {list(names)}; its weights are "
             f"{[v.name for v in layer.weights]}. Pass `names=` with the ones to quantize."
         )
-    for variable in tagged:
-        if len(variable.shape) >= 2:
-            setattr(variable, kernels.TAG, kernels.output_channel_axes(layer, short_name(variable)))
-        setattr(variable, TAG, _with_channel_axes(variable, quantizer))
+    owners = {id(v): (layer, short_name(v)) for v in tagged if kernels.kind_of(layer, short_name(v))}
+    for variable, choice in zip(tagged, place_channels(tagged, [quantizer] * len(tagged), owners)):
+        setattr(variable, TAG, choice)
     return layer
 
 
@@ -103,8 +104,10 @@ def check_rule(quantize):
 
 
 def resolve(variables, quantize, default):
-    """One quantizer (or None) per variable, by tag, then by the rule `quantize`; warns if none matched."""
-    chosen = [_choose(v, quantize, default) for v in variables]
+    """One quantizer (or None) per variable, by tag, then by the rule `quantize`; warns if none matched.
+
+    A `ScaledBinary` without axes gets the variable's output-channel axes (`place_channels`)."""
+    chosen = place_channels(variables, [_rule_choice(v, quantize, default) for v in variables])
     if variables and not any(chosen):
         names = ", ".join(f"{path_of(v)} {tuple(v.shape)}" for v in variables[:12])
         warnings.warn(
@@ -116,16 +119,32 @@ def resolve(variables, quantize, default):
     return chosen
 
 
-def _choose(variable, quantize, default):
-    return _with_channel_axes(variable, _rule_choice(variable, quantize, default))
+def place_channels(variables, chosen, owners=None):
+    """`chosen` with every axis-less `ScaledBinary` of a rank >= 2 variable given that kernel's output-channel
+    axes: a tag, else the kernel table through the layer holding the variable (`kernels.owners`, looked up only
+    when needed, unless `owners` is given). A kernel that cannot be placed raises ValueError naming the fix."""
+    pending = [i for i, (v, q) in enumerate(zip(variables, chosen)) if _needs_axes(v, q)]
+    if not pending:
+        return chosen
+    if owners is None:
+        owners = kernels.owners([variables[i] for i in pending])
+    chosen = list(chosen)
+    for i in pending:
+        axes = kernels.channel_axes(variables[i], owners.get(id(variables[i])))
+        if axes is None:
+            raise ValueError(
+                f"tfquant.ScaledBinary() cannot tell the output channels of '{path_of(variables[i])}' (shape "
+                f"{tuple(variables[i].shape)}): no layer of tfquant's kernel table (tfquant.kernels.TABLE) holds it. "
+                "Pass the axes, tfquant.ScaledBinary(channel_axes=(...)), e.g. through "
+                "tfquant.quantize_weights(layer, ...) or quantize={path: ...}, or add a Row for its layer class."
+            )
+        chosen[i] = quantizers_lib.ScaledBinary(channel_axes=axes)
+    return chosen
 
 
-def _with_channel_axes(variable, quantizer):
-    """A ScaledBinary without explicit axes takes the kernel's output-channel axes tagged on the variable."""
-    axes = getattr(variable, kernels.TAG, None)
-    if isinstance(quantizer, quantizers_lib.ScaledBinary) and quantizer.channel_axes is None and axes:
-        return quantizers_lib.ScaledBinary(channel_axes=axes)
-    return quantizer
+def _needs_axes(variable, quantizer):
+    return (isinstance(quantizer, quantizers_lib.ScaledBinary) and quantizer.channel_axes is None
+            and len(variable.shape) >= 2)
 
 
 def _rule_choice(variable, quantize, default):

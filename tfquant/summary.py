@@ -1,16 +1,17 @@
 """`tfquant.summary(model)`: each weight's grid, bit width and memory, and per-layer parameter counts by width.
 
 The grid of a weight comes from, in this order: the model's tfquant optimizer (what it quantizes), a per-layer
-tag (`tfquant.quantize_weights`), or, for conv and dense kernels, the values themselves
-(`tfquant.quantizers.detect`), so a model loaded with ``compile=False`` for deployment is described as the
-exporter sees it.
+tag (`tfquant.quantize_weights`), or, for the kernels of `tfquant.kernels.TABLE`, the values themselves
+(`tfquant.grids.detect`, per output channel along the table's axes), so a model loaded with ``compile=False``
+for deployment is described as the exporter sees it. `kernel_grids` gives the same answer, a
+`tfquant.grids.Grid` per kernel, to the export report.
 """
 
 import collections
 
 import numpy as np
 
-from tfquant import kernels, selection
+from tfquant import grids, kernels, selection
 from tfquant import quantizers as quantizers_lib
 from tfquant.optimizers import quantizing_optimizer
 
@@ -24,11 +25,33 @@ def _declared(model, optimizer):
     return selection.resolve(variables, optimizer.quantize, optimizer.quantizer)
 
 
-def _detected(variable):
-    if not selection.is_kernel(variable):
-        return None
-    axes = getattr(variable, kernels.TAG, None) or (-1,)
-    return quantizers_lib.detect(np.asarray(variable), axes)
+def _layouts(model):
+    """``{id(variable): output-channel axes}`` for every kernel of `model` (a tag wins over the table)."""
+    return {id(v): kernels.channel_axes(v, (layer, name)) for layer, name, v in kernels.model_kernels(model)}
+
+
+def _weights(model, optimizer):
+    """``[(variable, declared quantizer, Grid or None, axes)]`` per trainable weight: the declared grid; without a
+    tfquant optimizer and a tag, the grid the values lie on (kernels only)."""
+    layouts, out = _layouts(model), []
+    for variable, quantizer in zip(model.trainable_variables, _declared(model, optimizer)):
+        axes, grid = layouts.get(id(variable)), None
+        if quantizer is not None:
+            grid = quantizer.grid(np.asarray(variable), axes)
+        elif optimizer is None and (axes is not None or selection.is_kernel(variable)):
+            grid = grids.detect(np.asarray(variable), axes)
+        out.append((variable, quantizer, grid, axes))
+    return out
+
+
+def kernel_grids(model, optimizer=None):
+    """``{(layer name, weight name): Grid or None}`` for every kernel of `model`, as `rows` decides it (a frozen
+    kernel, which no optimizer trains, by its values)."""
+    optimizer = optimizer if optimizer is not None else quantizing_optimizer(model)
+    trained = {id(v): grid for v, _, grid, _ in _weights(model, optimizer)}
+    return {(layer.name, name): trained[id(v)] if id(v) in trained
+            else grids.detect(np.asarray(v), kernels.channel_axes(v, (layer, name)))
+            for layer, name, v in kernels.model_kernels(model)}
 
 
 def _layer_of(model):
@@ -42,23 +65,27 @@ def _layer_of(model):
 
 
 def rows(model, optimizer=None):
-    """One dict per trainable weight: weight, layer, shape, quantizer, source, bits, count, bytes, float_bytes."""
+    """One dict per trainable weight: weight, layer, shape, quantizer, grid (`tfquant.grids.Grid` or None), source,
+    bits, count, bytes, float_bytes."""
     optimizer = optimizer if optimizer is not None else quantizing_optimizer(model)
     owners = _layer_of(model)
-    for variable, quantizer in zip(model.trainable_variables, _declared(model, optimizer)):
+    for variable, quantizer, grid, axes in _weights(model, optimizer):
         source = "optimizer" if optimizer is not None else "tag"
-        if quantizer is None and optimizer is None:
-            quantizer, source = _detected(variable), "values"
+        name = repr(quantizer) if quantizer is not None else None
+        if quantizer is None and grid is not None:
+            found = quantizers_lib.from_grid(grid, axes, float32=str(variable.dtype) == "float32")
+            source, name = "values", repr(found) if found is not None else grid.text
         count = int(np.prod(variable.shape))
         float_bits = np.dtype(str(variable.dtype)).itemsize * 8
-        bits = float_bits if quantizer is None or quantizer.bits is None else quantizer.bits
+        bits = float_bits if grid is None or (quantizer is not None and quantizer.bits is None) else grid.bits
         path = selection.path_of(variable)
         yield {
             "weight": path,
             "layer": owners.get(path, path.rsplit("/", 1)[0]),
             "shape": tuple(variable.shape),
-            "quantizer": repr(quantizer) if quantizer is not None else "full precision",
-            "source": source if quantizer is not None else None,
+            "quantizer": name or "full precision",
+            "grid": grid,
+            "source": source if name is not None else None,
             "bits": bits,
             "count": count,
             "bytes": count * bits / 8,

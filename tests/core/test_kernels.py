@@ -61,8 +61,8 @@ def test_scaled_binary_on_depthwise_is_per_channel_and_multiplier():
     np.testing.assert_allclose(got, np.where(w >= 0, 1, -1) * scale, rtol=1e-6)
 
 
-@pytest.mark.parametrize("how", ["tag_channel_axes", "quantize_weights"])
-def test_an_optimizer_picks_the_tagged_axes_for_scaled_binary(how):
+@pytest.mark.parametrize("how", ["nothing", "tag_channel_axes", "quantize_weights"])
+def test_an_optimizer_picks_the_axes_for_scaled_binary(how):
     model = keras.Sequential([keras.Input((6, 6, 3)), keras.layers.DepthwiseConv2D(3, depth_multiplier=2),
                               keras.layers.Conv2DTranspose(4, 3), keras.layers.Conv2D(2, 3)])
     if how == "tag_channel_axes":
@@ -76,3 +76,72 @@ def test_an_optimizer_picks_the_tagged_axes_for_scaled_binary(how):
     assert chosen == [(2, 3), (2,), (3,)]
     config = keras.saving.serialize_keras_object(optimizer.quantizer_for(model.layers[0].kernel))
     assert keras.saving.deserialize_keras_object(config).channel_axes == (2, 3)
+
+
+class Subclassed(keras.Model):
+    """A subclassed model holding a nested Sequential: layers reached only through attributes."""
+
+    def __init__(self):
+        super().__init__()
+        self.depthwise = keras.layers.DepthwiseConv2D(3, depth_multiplier=2)
+        self.inner = keras.Sequential([keras.layers.Conv2DTranspose(4, 3), keras.layers.SeparableConv2D(3, 3)])
+        self.head = keras.layers.Dense(2)
+
+    def call(self, x):
+        return self.head(self.inner(self.depthwise(x)))
+
+
+def functional():
+    inputs = keras.Input((6, 6, 3))
+    x = keras.layers.DepthwiseConv2D(3, depth_multiplier=2)(inputs)
+    x = keras.Sequential([keras.layers.Conv2DTranspose(4, 3), keras.layers.SeparableConv2D(3, 3)])(x)
+    return keras.Model(inputs, keras.layers.Dense(2)(x))
+
+
+@pytest.mark.parametrize("make", [Subclassed, functional])
+def test_scaled_binary_is_per_output_channel_on_every_kind_with_no_user_call(make):
+    model = make()
+    model(np.zeros((1, 6, 6, 3), "float32"))
+    optimizer = tfquant.BCAdam(quantizer=tfquant.ScaledBinary(), quantize="kernels")
+    optimizer.build(model.trainable_variables)
+    chosen = {v.path: optimizer.quantizer_for(v).channel_axes
+              for v in model.trainable_variables if optimizer.quantizer_for(v) is not None}
+    assert sorted(chosen.values()) == [(1,), (2,), (2, 3), (2, 3), (3,)], chosen  # dense, transposed, 2 depthwise, 1x1
+    kinds = {layer.name: kernels.kind_of(layer) for layer, _, _ in kernels.model_kernels(model)}
+    transposed = next(layer for layer, _, _ in kernels.model_kernels(model) if kinds[layer.name] == "transposed")
+    depthwise = next(layer for layer, _, _ in kernels.model_kernels(model) if layer.name.startswith("depthwise"))
+    assert optimizer.quantizer_for(transposed.kernel).channel_axes == (2,)
+    assert optimizer.quantizer_for(depthwise.kernel).channel_axes == (2, 3)
+    # the model computes with s_c * sign(w_r), one s per (c, m) of the depthwise kernel
+    w_r = np.asarray(optimizer.full_precision(depthwise.kernel))
+    np.testing.assert_allclose(np.asarray(depthwise.kernel),
+                               np.where(w_r >= 0, 1, -1) * np.abs(w_r).mean(axis=(0, 1), keepdims=True), rtol=1e-6)
+
+
+def test_scaled_binary_refuses_a_kernel_no_layer_holds():
+    loose = keras.Variable(np.ones((3, 3, 2, 4), "float32"), name="kernel")
+    with pytest.raises(ValueError, match="channel_axes"):
+        tfquant.BCAdam(quantizer=tfquant.ScaledBinary()).build([loose])
+    optimizer = tfquant.BCAdam(quantize={"kernel": tfquant.ScaledBinary(channel_axes=(3,))})
+    optimizer.build([loose])  # explicit axes: accepted
+    assert optimizer.quantizer_for(loose).channel_axes == (3,)
+
+
+def test_a_layer_outside_the_table_is_refused_with_the_fix():
+    class Custom(keras.layers.Layer):
+        def build(self, shape):
+            self.kernel = self.add_weight(shape=(3, 3, shape[-1], 2))
+
+        def call(self, x):
+            return x
+
+    layer = Custom()
+    layer(np.zeros((1, 4, 4, 3), "float32"))
+    with pytest.raises(ValueError, match="kernel table"):
+        kernels.output_channel_axes(layer)
+
+
+def test_separable_conv_is_described_kernel_by_kernel():
+    layer = built(lambda: keras.layers.SeparableConv2D(5, 3, depth_multiplier=2), (1, 6, 6, 3))
+    assert [name for name, _ in kernels.layer_kernels(layer)] == ["depthwise_kernel", "pointwise_kernel"]
+    assert kernels.channels_last(layer, "depthwise_kernel").shape[-1] == 6

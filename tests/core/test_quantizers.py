@@ -130,11 +130,18 @@ def test_off_grid_values_go_up_at_u0_and_down_at_the_largest_u(quantizer):
 
 def test_scaled_binary_uses_mean_abs_per_output_channel():
     w = RNG.normal(size=(3, 3, 4, 5)).astype("float32")
-    got = np_(tfquant.ScaledBinary().deterministic(w))
+    got = np_(tfquant.ScaledBinary(channel_axes=(3,)).deterministic(w))
     scale = np.abs(w).mean(axis=(0, 1, 2))
     np.testing.assert_allclose(got, np.where(w >= 0, 1, -1) * scale, rtol=1e-6)
-    assert np.all(np_(tfquant.ScaledBinary().on_grid(got)))
-    assert not np.all(np_(tfquant.ScaledBinary().on_grid(w)))
+    assert np.all(np_(tfquant.ScaledBinary((3,)).on_grid(got)))
+    assert not np.all(np_(tfquant.ScaledBinary((3,)).on_grid(w)))
+
+
+def test_scaled_binary_without_axes_refuses_a_kernel_instead_of_guessing_its_layout():
+    with pytest.raises(ValueError, match="channel_axes"):
+        tfquant.ScaledBinary().deterministic(RNG.normal(size=(3, 3, 4, 5)).astype("float32"))
+    w = np.array([0.5, -1.5], "float32")  # one channel: one scale, nothing to guess
+    np.testing.assert_allclose(np_(tfquant.ScaledBinary().deterministic(w)), [1.0, -1.0])
 
 
 @pytest.mark.parametrize("quantizer", [tfquant.Binary(0.5), tfquant.Uniform(0.05, bits=3), tfquant.ScaledBinary()])

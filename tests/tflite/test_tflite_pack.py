@@ -1,4 +1,4 @@
-"""Bit packing and grid detection, against NumPy references."""
+"""Bit packing and the int8 grid recovery, against NumPy references (the grid detector: tests/core/test_grids.py)."""
 import numpy as np
 import pytest
 
@@ -18,26 +18,6 @@ def test_sign_table():
     assert table.shape == (256, 8)
     np.testing.assert_array_equal(table[0], np.ones(8))
     np.testing.assert_array_equal(table[0b10000001], [-1, 1, 1, 1, 1, 1, 1, -1])
-
-
-def test_binary_scales_per_channel_axis():
-    rng = np.random.default_rng(0)
-    s = rng.uniform(0.1, 2, 5)
-    w = np.sign(rng.standard_normal((5, 3, 3, 4))) * s[:, None, None, None]
-    np.testing.assert_allclose(binary_scales := binary_kernels.binary_scales(w, 0), s)
-    assert binary_kernels.binary_scales(w, 3) is None
-    w[2, 0, 0, 0] *= 1.01
-    assert binary_kernels.binary_scales(w, 0) is None and binary_scales is not None
-
-
-def test_grid_detection_and_bits():
-    rng = np.random.default_rng(1)
-    j = rng.integers(-3, 4, (4, 30))
-    j[:, 0] = 3
-    delta, level = binary_kernels.grid(j * 0.05, 0)
-    assert level == 3 and binary_kernels.bits_for_level(level) == 3
-    np.testing.assert_allclose(delta, 0.05)
-    assert binary_kernels.grid(rng.standard_normal((4, 30)), 0) is None
 
 
 def test_int8_grid_recovers_levels():

@@ -21,9 +21,10 @@ import warnings
 
 import numpy as np
 
-from tfquant import files
+from tfquant import files, grids
+from tfquant.summary import kernel_grids
 
-from . import binary_kernels, c_array, convert, hazards, integrity, interpreters, layer_names, report, verify
+from . import c_array, convert, hazards, integrity, interpreters, layer_names, report, verify
 from .calibration import held_out
 from .calibration import validate as validate_calibration
 from .errors import ExportError, VerificationError
@@ -139,8 +140,9 @@ def export(model, path=None, format="packed", calibration=None, strict=False, sa
     figures = _verify(model, out, sets, fmt, base)
     float32_bytes = len(integrity.stamp(float32, recorded, "float32"))  # the same metadata, for a fair ratio
     metadata = {"file_sha256": integrity.check(out)["file_sha256"], "input_normalization": recorded}
-    result = report.build(fmt.name, out, float32_bytes, records, layer_names.source_layers(model, base),
-                          binary_kernels.describe_model(model), figures, metadata, notes)
+    sources, described = layer_names.source_kernels(model, base), kernel_grids(model)
+    result = report.build(fmt.name, out, float32_bytes, records, [s and s[0] for s in sources],
+                          [s and grids.text(described.get(s)) for s in sources], figures, metadata, notes)
     for note in notes:
         warnings.warn(note, ExportWarning, stacklevel=2)
     if tflm_arena:

@@ -6,7 +6,7 @@
 """
 from . import flatbuffer as fb
 from .errors import ExportError
-from .filters import FILTER_AXIS
+from .filters import OPS
 
 TT = fb.schema.TensorType
 
@@ -21,10 +21,11 @@ def check(model_bytes):
                                   "misrun 2-bit filters; export ternary/2-bit kernels with format 'int4'")
         for op in sub.operators:
             op_name = fb.op_name(model, op)
-            if op_name not in FILTER_AXIS or len(op.inputs) < 2:
+            layout = OPS.get(op_name)
+            if layout is None or len(op.inputs) <= max(layout.filter_input, layout.data_input):
                 continue
-            data = sub.tensors[op.inputs[2 if "TRANSPOSE" in op_name else 0]]  # transposed convs: (shape, filter, data)
-            weights = sub.tensors[op.inputs[1]]
+            data = sub.tensors[op.inputs[layout.data_input]]
+            weights = sub.tensors[op.inputs[layout.filter_input]]
             if weights.type == TT.INT4 and data.type == TT.FLOAT32:
                 raise ExportError(f"{op_name} reads INT4 filter {fb.tensor_name(weights)!r} with float "
                                   "activations (NaN or crash on tflite-runtime); use full-integer 'int4'")

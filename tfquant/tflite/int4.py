@@ -11,7 +11,7 @@ import numpy as np
 
 from . import flatbuffer as fb
 from .binary_kernels import int8_grid
-from .filters import FILTER_AXIS, filters
+from .filters import OPS, filters
 
 # Ops that ran with INT4 filters and int8 activations on every interpreter we test (see tests).
 INT4_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")
@@ -70,11 +70,12 @@ def to_int4(model_bytes):
         if record.op not in INT4_OPS:
             record.reason = f"{record.op} is kept int8 (INT4 filters are only written for {', '.join(INT4_OPS)})"
             continue
-        tensor = sub.tensors[op.inputs[1]]
-        j, m, record.reason = _plan(model, tensor, FILTER_AXIS[record.op])
+        layout = OPS[record.op]
+        tensor = sub.tensors[op.inputs[layout.filter_input]]
+        j, m, record.reason = _plan(model, tensor, layout.output_axis)
         if j is None:
             continue
-        if len(fb.consumers(sub, op.inputs[1])) > 1:
+        if len(fb.consumers(sub, op.inputs[layout.filter_input])) > 1:
             record.reason = "filter shared by several ops"
             continue
         ratio = 127.0 / m

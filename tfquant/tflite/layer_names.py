@@ -10,18 +10,16 @@ matched to the kernel k, among those with as many channels and weights per chann
     score(f, k) = mean over output channels c of |cos(f_c, k_c)|,
 
 each channel flattened in TFLite's order (`tfquant.kernels.channels_last` gives the Keras kernel so;
-`filters.FILTER_AXIS` the filter's channel axis). An exact match scores 1; an unrelated kernel of the same
+`filters.OPS` the filter's channel axis). An exact match scores 1; an unrelated kernel of the same
 shape about sqrt(2 / (π·n)) for n weights per channel. Each kernel is given to one filter while an unused
 candidate is left.
 """
 import numpy as np
 
-from tfquant.kernels import channels_last
+from tfquant import kernels as kernel_table
 
 from . import flatbuffer as fb
-from .filters import FILTER_AXIS, filters
-
-KERNEL_NAMES = ("kernel", "depthwise_kernel", "pointwise_kernel")
+from .filters import OPS, filters
 
 
 def _rows(w, axis):
@@ -31,14 +29,10 @@ def _rows(w, axis):
 
 
 def keras_kernels(model):
-    """[(layer name, kernel rows)] for every kernel of `model` (nested models included), in layer order."""
-    out = []
-    for layer in model._flatten_layers(include_self=False):
-        for name in KERNEL_NAMES:
-            variable = getattr(layer, name, None)
-            if variable is not None and len(getattr(variable, "shape", ())) >= 2:
-                out.append((layer.name, _rows(channels_last(layer, name), -1)))
-    return out
+    """[((layer name, weight name), kernel rows)] for every kernel of `model` (`tfquant.kernels.model_kernels`:
+    nested models included), in layer order."""
+    return [((layer.name, name), _rows(kernel_table.channels_last(layer, name), -1))
+            for layer, name, _ in kernel_table.model_kernels(model)]
 
 
 def score(filter_rows, kernel_rows):
@@ -49,15 +43,16 @@ def score(filter_rows, kernel_rows):
     return float(np.mean(np.where(both_zero, 1.0, dots / np.where(norms > 0, norms, 1.0))))
 
 
-def source_layers(model, model_bytes):
-    """The Keras layer name each filter of the converted `model_bytes` comes from, in `filters` order
-    (None for a filter that no kernel of `model` has the shape of)."""
+def source_kernels(model, model_bytes):
+    """The Keras kernel, ``(layer name, weight name)``, each filter of the converted `model_bytes` comes from,
+    in `filters` order (None for a filter that no kernel of `model` has the shape of)."""
     kernels = keras_kernels(model)
     tflite_model = fb.read(model_bytes)
     used, names = set(), []
     for _, op, record in filters(tflite_model):
-        value = fb.constant(tflite_model, tflite_model.subgraphs[0].tensors[op.inputs[1]])
-        rows = None if value is None else _rows(value, FILTER_AXIS[record.op])
+        layout = OPS[record.op]
+        value = fb.constant(tflite_model, tflite_model.subgraphs[0].tensors[op.inputs[layout.filter_input]])
+        rows = None if value is None else _rows(value, layout.output_axis)
         candidates = [(i, k) for i, (_, k) in enumerate(kernels) if rows is not None and k.shape == rows.shape]
         if not candidates:
             names.append(None)
@@ -67,3 +62,8 @@ def source_layers(model, model_bytes):
         used.add(best)
         names.append(kernels[best][0])
     return names
+
+
+def source_layers(model, model_bytes):
+    """The Keras layer name each filter of `model_bytes` comes from (`source_kernels`' layer names)."""
+    return [None if kernel is None else kernel[0] for kernel in source_kernels(model, model_bytes)]

@@ -29,14 +29,14 @@ conv layer) and the empty buffers of computed tensors.
 """
 import numpy as np
 
+from tfquant import grids
+
 from . import flatbuffer as fb
-from .binary_kernels import binary_scales, int8_channel_magnitudes
-from .filters import FILTER_AXIS, filters
+from .filters import OPS, filters
 from .liveness import live_bytes, tensor_bytes
 
 OP = fb.schema.BuiltinOperator
 TT = fb.schema.TensorType
-CHUNKED_OPS = ("CONV_2D", "FULLY_CONNECTED")  # output channels on filter axis 0 and output axis -1
 SPARE_BYTES = 8192
 MAX_CHUNKS = 10  # TFLite Micro's CONCATENATION takes at most 10 inputs
 
@@ -196,22 +196,31 @@ def _chunked(packer, op, w, magnitudes, chunk):
     return ops
 
 
+def _binary_scales(w, axis):
+    """Per-channel ``s_c`` when every weight of channel c is ``±s_c`` (`tfquant.grids.detect`), else None."""
+    grid = grids.detect(w, (axis,))
+    return np.asarray(grid.scales) if grid is not None and grid.kind == grids.BINARY else None
+
+
 def _plan(model, op_name, tensor, axis):
     """(kind, parameter, reason): how a constant filter can be packed, or why it cannot."""
     w = fb.constant(model, tensor)
     if w is None:
         return None, None, "filter is computed at run time"
     if tensor.type == TT.FLOAT32:
-        scales = binary_scales(w, axis)
+        scales = _binary_scales(w, axis)
         return ("float", scales, None) if scales is not None else (None, None, "weights not ±s per channel")
     if tensor.type == TT.INT8:
         q = tensor.quantization
         if q is not None and q.zeroPoint is not None and np.any(np.asarray(q.zeroPoint) != 0):
             return None, None, "int8 filter has a non-zero zero point"
-        magnitudes = int8_channel_magnitudes(w, axis)
-        if magnitudes is None:
+        # Per-channel quantization gives q_c = 127 for every binary channel; a per-tensor quantized filter
+        # (FULLY_CONNECTED) keeps the batch-norm-folded ±s_c as ±q_c.
+        magnitudes = _binary_scales(w, axis)
+        if magnitudes is None or np.any(magnitudes == 0):
             return None, None, "int8 values not ±q_c per output channel (weights not ±s per channel)"
-        if np.any(magnitudes != magnitudes[0]) and (axis != 0 or op_name not in CHUNKED_OPS):
+        magnitudes = magnitudes.astype(np.int32)
+        if np.any(magnitudes != magnitudes[0]) and (axis != 0 or not OPS[op_name].chunkable):
             return None, None, "int8 magnitudes differ between channels off axis 0"
         return "int8", magnitudes, None
     return None, None, f"{fb.TYPE_NAMES.get(tensor.type, tensor.type)} filter"
@@ -228,8 +237,9 @@ def pack(model_bytes, spare_bytes=SPARE_BYTES):
     peak = max(live, default=0)
     replacements, records = {}, []
     for position, op, record in list(filters(model)):
-        target = int(op.inputs[1])
-        tensor, axis = packer.sub.tensors[target], FILTER_AXIS[record.op]
+        layout = OPS[record.op]
+        target = int(op.inputs[layout.filter_input])
+        tensor, axis = packer.sub.tensors[target], layout.output_axis
         kind, parameter, record.reason = _plan(model, record.op, tensor, axis)
         if kind is None:
             records.append(record)
@@ -242,7 +252,7 @@ def pack(model_bytes, spare_bytes=SPARE_BYTES):
         else:
             factor = 1.5 if np.all(parameter == parameter[0]) else 2.0
             chunk = w.shape[0]
-            if record.op in CHUNKED_OPS and len(fb.consumers(packer.sub, target)) == 1:
+            if layout.chunkable and len(fb.consumers(packer.sub, target)) == 1:
                 chunk = _chunk_channels(w.shape[0], w.size // w.shape[0], factor,
                                         tensor_bytes(packer.sub.tensors[op.outputs[0]]),
                                         peak - live[position] + spare_bytes)

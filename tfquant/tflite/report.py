@@ -150,8 +150,9 @@ def build(fmt, model_bytes, float32_bytes, records, sources, descriptions, verif
     """The report of an exported file `model_bytes` (before the optional arena and paths are known).
 
     records: its `filters.FilterRecord`s; sources: the Keras layer name of each (`layer_names.source_layers`;
-    None: shown by its tensor name); descriptions: {Keras layer name: its kernel's grid}
-    (`binary_kernels.describe_model`); verification_sets: {input set: figures}, the first one shown.
+    None: shown by its tensor name); descriptions: the grid of each one's Keras kernel (`tfquant.grids.text` of
+    `tfquant.summary.kernel_grids`, the answer summary gives; None: no kernel matched); verification_sets:
+    {input set: figures}, the first one shown.
     """
     model = fb.read(model_bytes)
     constants = sum(len(b.data) for b in model.buffers if b.data is not None)
@@ -159,8 +160,8 @@ def build(fmt, model_bytes, float32_bytes, records, sources, descriptions, verif
     packed_bytes = sum(r.bytes for r in packed)
     packed_weights = sum(r.weights for r in packed)
     layers = []
-    for r, layer in zip(records, sources, strict=True):
-        layers.append(LayerRecord(layer=layer or r.tensor, keras_kernel=descriptions.get(layer), op=r.op,
+    for r, layer, description in zip(records, sources, descriptions, strict=True):
+        layers.append(LayerRecord(layer=layer or r.tensor, keras_kernel=description, op=r.op,
                                   shape=tuple(r.shape), weights=r.weights, stored_as=r.stored_as, bytes=r.bytes,
                                   packed=r.packed, reason=r.reason, chunks=r.chunks))
     bits = {}
