@@ -1,0 +1,196 @@
+"""tfquant's 1-bit TFLite Micro op (firmware/tfquant_binary_ops/) in the STOCK `tflite-micro` Python
+interpreter: first the probe that guards tflm_abi.h's declarations, then TFQUANT_BINARY against the int8
+file's outputs, bit for bit, on every layer kind, stride, padding, dilation, depth multiplier and channel
+count of the four MLPerf Tiny nets (ResNet-8, DS-CNN, MobileNetV1 0.25, the FC autoencoder) and edge
+cases (channels not a multiple of 8, dilation 2, VALID padding, input zero point != 0, RELU6)."""
+import numpy as np
+import pytest
+
+from tfquant.tflite import flatbuffer as fb
+from tfquant.tflite import interpreters, packed_tflm, requantize, tflm_ops
+
+S = fb.schema
+ARENA = 1 << 20
+
+
+def _probe_model(constant, options=b"PRB1"):
+    """input int32 [2, 3] + constant int32 [2, 3] through the TFQUANT_ABI_PROBE op."""
+    model = S.ModelT()
+    model.version, model.buffers = 3, [S.BufferT()]
+    code = S.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = S.BuiltinOperator.CUSTOM
+    code.customCode, code.version = tflm_ops.PROBE_OP_NAME.encode(), 1
+    model.operatorCodes, sub = [code], S.SubGraphT()
+    sub.tensors, model.subgraphs = [], [sub]
+    a = fb.add_tensor(model, sub, "a", [2, 3], S.TensorType.INT32)
+    b = fb.add_tensor(model, sub, "b", [2, 3], S.TensorType.INT32, np.asarray(constant, np.int32).reshape(2, 3))
+    out = fb.add_tensor(model, sub, "out", [2, 3], S.TensorType.INT32)
+    op = S.OperatorT()
+    op.opcodeIndex, op.inputs, op.outputs = 0, np.array([a, b], np.int32), np.array([out], np.int32)
+    op.customOptions = np.frombuffer(options, np.uint8).copy()
+    sub.operators, sub.inputs, sub.outputs = [op], np.array([a], np.int32), np.array([out], np.int32)
+    return fb.write(model)
+
+
+def _micro(model_bytes, registerer):
+    from tflite_micro.python.tflite_micro import runtime
+    tflm_ops.load()
+    with interpreters.silenced():
+        return runtime.Interpreter.from_bytes(model_bytes, custom_op_registerers=[registerer], arena_size=1 << 16)
+
+
+PROBE_VALUES = [7, -1, 1 << 20, 3, 0, 42]  # kProbeValues in tfquant_binary_ops.cc
+
+
+def test_abi_probe_reads_known_tensors_through_the_declared_structs():
+    """Node, eval tensors (type, dims, data), custom options, persistent and scratch buffers read
+    through tflm_abi.h give the known values, and the op's output proves the data pointers."""
+    interpreter = _micro(_probe_model(PROBE_VALUES), tflm_ops.PROBE_REGISTERER)
+    x = np.arange(6, dtype=np.int32).reshape(2, 3) * 100
+    interpreter.set_input(x, 0)
+    interpreter.invoke()
+    np.testing.assert_array_equal(interpreter.get_output(0), x + np.reshape(PROBE_VALUES, (2, 3)))
+
+
+@pytest.mark.parametrize("constant, options", [(PROBE_VALUES[:5] + [41], b"PRB1"), (PROBE_VALUES, b"PRB2")])
+def test_abi_probe_fails_when_what_it_reads_differs(constant, options):
+    """The probe is not vacuous: a different constant or custom option makes Prepare fail."""
+    with pytest.raises(RuntimeError):
+        _micro(_probe_model(constant, options), tflm_ops.PROBE_REGISTERER)
+
+
+def test_registering_twice_is_refused():
+    """The registerer goes through the resolver's own FindOp: a second registration is refused."""
+    from tflite_micro.python.tflite_micro import runtime
+    tflm_ops.load()
+    with pytest.raises(RuntimeError), interpreters.silenced():
+        runtime.Interpreter.from_bytes(_probe_model(PROBE_VALUES), arena_size=1 << 16,
+                                       custom_op_registerers=[tflm_ops.PROBE_REGISTERER] * 2)
+
+
+# ------------------------------------------------------------------------------- requantization
+
+@pytest.mark.parametrize("real, expected", [(0.0, (0, 0)), (0.5, (1 << 30, 0)), (0.75, (3 << 29, 0)),
+                                            (1.0, (1 << 30, 1)), (2.0 ** -40, (0, 0)),
+                                            (1 - 2.0 ** -33, (1 << 30, 1))])
+def test_quantize_multiplier_matches_tflm(real, expected):
+    """M·2^shift / 2^31 = real; a q that rounds up to 2^31 moves to the next exponent; tiny flushes to 0."""
+    assert requantize.quantize_multiplier(real) == expected
+
+
+def test_activation_range_rounds_like_tflm():
+    assert requantize.activation_range("NONE", 0.1, 3) == (-128, 127)
+    assert requantize.activation_range("RELU", 0.1, -5) == (-5, 127)
+    assert requantize.activation_range("RELU6", 0.05, -128) == (-128, -8)  # -128 + round(6 / 0.05)
+    with pytest.raises(ValueError):
+        requantize.activation_range("TANH", 0.1, 0)
+
+
+# ----------------------------------------------------------------------------- layers, bit for bit
+
+def _binarize(model, seed=0):
+    """Every kernel ±s_c per output channel (random signs and scales), biases random."""
+    import keras
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        for v in layer.weights:
+            w = np.asarray(v)
+            if "kernel" in v.name:
+                if isinstance(layer, keras.layers.DepthwiseConv2D):  # (kh, kw, in, multiplier)
+                    scales = rng.uniform(0.05, 0.3, w.shape[2:]).reshape((1, 1) + w.shape[2:])
+                else:
+                    scales = rng.uniform(0.05, 0.3, w.shape[-1]).reshape([1] * (w.ndim - 1) + [-1])
+                v.assign(np.where(rng.random(w.shape) < 0.5, -1.0, 1.0) * scales)
+            elif "bias" in v.name:
+                v.assign(rng.normal(0, 0.2, w.shape))
+
+
+def _layer(kind, *args, **kwargs):
+    import keras
+    return getattr(keras.layers, kind)(*args, **kwargs)
+
+
+# (name, layer, input shape, fused activation, input offset: the calibration data's mean, so the
+# input zero point is != 0 where it is not 0)
+CASES = [
+    ("resnet8 3x3 s1 16->16 relu", ("Conv2D", 16, 3), {"padding": "same"}, (8, 8, 16), "relu", 0.0),
+    ("resnet8 3x3 s2 16->32", ("Conv2D", 32, 3), {"strides": 2, "padding": "same"}, (8, 8, 16), None, 0.0),
+    ("resnet8 3x3 s2 32->64", ("Conv2D", 64, 3), {"strides": 2, "padding": "same"}, (8, 8, 32), "relu", 0.0),
+    ("resnet8 1x1 s2 shortcut 16->32", ("Conv2D", 32, 1), {"strides": 2, "padding": "same"}, (8, 8, 16), None, 0.0),
+    ("resnet8 first conv 3 channels", ("Conv2D", 16, 3), {"padding": "same"}, (8, 8, 3), "relu", 0.5),
+    ("ds-cnn 10x4 s2 1->64", ("Conv2D", 64, (10, 4)), {"strides": 2, "padding": "same"}, (25, 10, 1), "relu", 0.3),
+    ("ds-cnn dw 3x3 s1 64", ("DepthwiseConv2D", 3), {"padding": "same"}, (7, 5, 64), "relu", 0.0),
+    ("ds-cnn pw 1x1 64->64", ("Conv2D", 64, 1), {}, (7, 5, 64), "relu", 0.0),
+    ("mobilenet conv 3x3 s2 3->8", ("Conv2D", 8, 3), {"strides": 2, "padding": "same"}, (12, 12, 3), "relu", 0.5),
+    ("mobilenet dw 3x3 s1 8", ("DepthwiseConv2D", 3), {"padding": "same"}, (6, 6, 8), "relu", 0.0),
+    ("mobilenet dw 3x3 s2 16", ("DepthwiseConv2D", 3), {"strides": 2, "padding": "same"}, (6, 6, 16), "relu", 0.0),
+    ("mobilenet pw 1x1 128->256", ("Conv2D", 256, 1), {}, (3, 3, 128), "relu", 0.0),
+    ("autoencoder fc 640->128", ("Dense", 128), {}, (640,), "relu", 0.3),
+    ("autoencoder fc 128->8", ("Dense", 8), {}, (128,), "relu", 0.0),
+    ("autoencoder fc 8->128", ("Dense", 128), {}, (8,), "relu", 0.0),
+    ("autoencoder fc 128->640", ("Dense", 640), {}, (128,), None, 0.0),
+    ("13 channels, 7 in, VALID s2", ("Conv2D", 13, 3), {"strides": 2, "padding": "valid"}, (9, 9, 7), None, 0.7),
+    ("dilation 2", ("Conv2D", 5, 3), {"dilation_rate": 2, "padding": "same"}, (9, 9, 3), None, 0.4),
+    ("dilation 2 VALID", ("Conv2D", 6, 3), {"dilation_rate": 2, "padding": "valid"}, (9, 9, 3), None, 0.0),
+    ("dw depth multiplier 2, 5 channels, relu6", ("DepthwiseConv2D", 3), {"strides": 2, "padding": "same",
+                                                                           "depth_multiplier": 2}, (8, 8, 5),
+     "relu6", 0.5),
+    ("dw dilation 2 VALID", ("DepthwiseConv2D", 3), {"dilation_rate": 2, "padding": "valid"}, (9, 9, 6), None, 0.2),
+    ("fc 13->7", ("Dense", 7), {}, (13,), None, 0.6),
+]
+
+
+def _case(layer, kwargs, shape, activation, offset):
+    import keras
+
+    from tfquant.tflite import convert
+    keras.utils.set_random_seed(0)
+    post = {"relu": [keras.layers.ReLU()], "relu6": [keras.layers.ReLU(6.0)], None: []}[activation]
+    model = keras.Sequential([keras.Input(shape), _layer(*layer, **kwargs)] + post)
+    _binarize(model)
+    data = np.random.default_rng(1).normal(offset, 1.0, (16,) + shape).astype(np.float32)
+    return convert.to_tflite(model, int8=True, calibration=data), data
+
+
+def _custom_ops(model_bytes):
+    model = fb.read(model_bytes)
+    return [fb.op_name(model, op) for op in model.subgraphs[0].operators].count("CUSTOM")
+
+
+@pytest.mark.parametrize("name, layer, kwargs, shape, activation, offset", CASES, ids=[c[0] for c in CASES])
+def test_binary_op_equals_int8_bit_for_bit(name, layer, kwargs, shape, activation, offset):
+    int8, data = _case(layer, kwargs, shape, activation, offset)
+    packed, records = packed_tflm.to_packed_tflm(int8)
+    assert [r.packed for r in records] == [True], [r.reason for r in records]
+    assert _custom_ops(packed) == 1
+    weights = records[0].weights
+    assert records[0].bytes == -(-weights // 8)
+    expected = interpreters.run(int8, data[:6], "tflm", arena_size=ARENA)
+    actual = interpreters.run(packed, data[:6], "tflm", arena_size=ARENA)
+    np.testing.assert_array_equal(actual, expected)
+    assert np.ptp(expected) > 0  # a constant output would prove nothing
+
+
+def test_a_flipped_bit_changes_the_output():
+    """The comparison can fail: one sign bit flipped in the packed file changes the outputs."""
+    int8, data = _case(("Conv2D", 8, 3), {"padding": "same"}, (6, 6, 4), None, 0.0)
+    packed = fb.read(packed_tflm.to_packed_tflm(int8)[0])
+    sub = packed.subgraphs[0]
+    op = next(o for o in sub.operators if fb.op_name(packed, o) == "CUSTOM")
+    bits = packed.buffers[sub.tensors[op.inputs[1]].buffer].data
+    bits[0] ^= 1
+    expected = interpreters.run(int8, data[:4], "tflm", arena_size=ARENA)
+    assert not np.array_equal(interpreters.run(fb.write(packed), data[:4], "tflm", arena_size=ARENA), expected)
+
+
+def test_non_binary_and_unsupported_layers_stay_as_they_are():
+    """A conv whose filter is not ±q_c per channel is left to TFLM's own kernel, with the reason."""
+    import keras
+
+    from tfquant.tflite import convert
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6, 6, 3)), keras.layers.Conv2D(4, 3)])
+    data = np.random.default_rng(0).normal(size=(8, 6, 6, 3)).astype(np.float32)
+    packed, records = packed_tflm.to_packed_tflm(convert.to_tflite(model, int8=True, calibration=data))
+    assert [r.packed for r in records] == [False] and "±q_c" in records[0].reason
+    assert _custom_ops(packed) == 0
