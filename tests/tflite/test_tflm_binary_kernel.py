@@ -194,3 +194,31 @@ def test_non_binary_and_unsupported_layers_stay_as_they_are():
     packed, records = packed_tflm.to_packed_tflm(convert.to_tflite(model, int8=True, calibration=data))
     assert [r.packed for r in records] == [False] and "±q_c" in records[0].reason
     assert _custom_ops(packed) == 0
+
+
+# ---------------------------------------------------------------------------------- the export format
+
+def test_export_packed_tflm_verifies_on_tflm_and_writes_the_registering_header(tmp_path):
+    """`export(format="packed-tflm")`: verified on TFLite Micro against the int8 file (difference 0),
+    every binary layer 1 bit a weight, an arena no larger than int8's, and a firmware header that
+    registers the custom op."""
+    import keras
+
+    import tfquant.tflite as T
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((12, 12, 3)), keras.layers.Conv2D(16, 3, strides=2, padding="same"), keras.layers.ReLU(),
+        keras.layers.DepthwiseConv2D(3, padding="same"), keras.layers.ReLU(), keras.layers.Conv2D(32, 1),
+        keras.layers.ReLU(), keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)])
+    _binarize(model)
+    x = np.random.default_rng(0).normal(0.3, 1, (32, 12, 12, 3)).astype(np.float32)
+    report = T.export(model, tmp_path / "m.tflite", format="packed-tflm", calibration=x, tflm_arena=True,
+                      c_array_path=tmp_path / "m.cc")
+    assert [layer.stored_as for layer in report.layers] == ["1-bit"] * 4
+    assert all(s["max_diff_vs_unpacked"] == 0.0 for s in report.verification_sets.values())
+    int8 = T.export(model, tmp_path / "m8.tflite", format="int8", calibration=x, tflm_arena=True)
+    assert report.tflm_arena_bytes <= int8.tflm_arena_bytes
+    assert report.file_bytes < int8.file_bytes
+    header = (tmp_path / "m.h").read_text()
+    assert '#include "tfquant_binary_ops.h"' in header
+    assert "resolver.AddCustom(tfquant::kBinaryOpName, tfquant::Register_TFQUANT_BINARY())" in header
