@@ -10,6 +10,7 @@
 #include "binary_core.h"
 
 #include <stddef.h>
+#include <string.h>
 
 #define TFQ_BIT(bits, index) ((int32_t)(((bits)[(index) >> 3] >> ((index) & 7u)) & 1u))
 
@@ -93,7 +94,26 @@ int32_t tfq_check(const tfq_layer* l, const tfq_shape* in, const tfq_shape* out)
   return 0;
 }
 
-/* Σ x[i] over the n inputs whose bit (bits from bit index `index` on) is 1, and how many there are. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define TFQ_SWAR 1
+/* Lane masks for 4 bytes read as a little-endian word: byte k is 0xFF when bit k of the nibble is set. */
+static const uint32_t kLaneMask[16] = {
+    0x00000000u, 0x000000FFu, 0x0000FF00u, 0x0000FFFFu, 0x00FF0000u, 0x00FF00FFu, 0x00FFFF00u, 0x00FFFFFFu,
+    0xFF000000u, 0xFF0000FFu, 0xFF00FF00u, 0xFF00FFFFu, 0xFFFF0000u, 0xFFFF00FFu, 0xFFFFFF00u, 0xFFFFFFFFu};
+static const uint8_t kNibbleBits[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
+
+/* 4 int8 values as bytes u = x + 128 (x ^ 0x80) of one word (memcpy: no alignment needed). */
+static uint32_t load_biased(const int8_t* p) {
+  uint32_t word;
+  memcpy(&word, p, sizeof(word));
+  return word ^ 0x80808080u;
+}
+#endif
+
+/* Σ x[i] over the n inputs whose bit (bits from bit index `index` on) is 1, and how many there are.
+ * Whole bytes of bits (8 inputs) go 4 lanes at a time (SWAR, little-endian targets): the biased
+ * inputs u = x + 128 are masked by the bits, summed in 16-bit lanes (at most 64 bytes of bits, 4·255
+ * each, before a flush: no overflow), and Σ x = Σ u − 128·count. */
 static void masked_sum(const uint8_t* bits, uint32_t index, const int8_t* x, int32_t n, int32_t* sum,
                        int32_t* count) {
   int32_t s = 0, c = 0, i = 0;
@@ -102,6 +122,27 @@ static void masked_sum(const uint8_t* bits, uint32_t index, const int8_t* x, int
     s += (int32_t)x[i] & -b;
     c += b;
   }
+#ifdef TFQ_SWAR
+  {
+    uint32_t lanes = 0, biased = 0;
+    int32_t steps = 0, body_count = 0;
+    for (; i + 8 <= n; i += 8, index += 8) {
+      const uint32_t byte = bits[index >> 3];
+      const uint32_t lo = load_biased(x + i) & kLaneMask[byte & 15u];
+      const uint32_t hi = load_biased(x + i + 4) & kLaneMask[byte >> 4];
+      lanes += (lo & 0x00FF00FFu) + ((lo >> 8) & 0x00FF00FFu) + (hi & 0x00FF00FFu) + ((hi >> 8) & 0x00FF00FFu);
+      body_count += kNibbleBits[byte & 15u] + kNibbleBits[byte >> 4];
+      if (++steps == 64) {
+        biased += (lanes & 0xFFFFu) + (lanes >> 16);
+        lanes = 0;
+        steps = 0;
+      }
+    }
+    biased += (lanes & 0xFFFFu) + (lanes >> 16);
+    s += (int32_t)biased - 128 * body_count;
+    c += body_count;
+  }
+#else
   for (; i + 8 <= n; i += 8, index += 8) {
     const uint32_t byte = bits[index >> 3];
     int32_t k;
@@ -111,6 +152,7 @@ static void masked_sum(const uint8_t* bits, uint32_t index, const int8_t* x, int
       c += b;
     }
   }
+#endif
   for (; i < n; ++i, ++index) {
     const int32_t b = TFQ_BIT(bits, index);
     s += (int32_t)x[i] & -b;
