@@ -2,7 +2,8 @@
 as a plain int8 loop, under qemu-system-arm (Debian; Cortex-M4 on mps2-an386, Cortex-M55 on
 mps3-an547, semihosting for the exit status). Harness: firmware/tfquant_binary_ops/qemu/layer_bench.c
 (three layers: conv 3x3 16->16 on 8x8, depthwise 3x3 on 8x8x64, fully connected 640->128), built
-with arm-none-eabi-gcc -O2. Counts are qemu's executed-instruction trace (`-singlestep -d exec`)
+with arm-none-eabi-gcc -O2 (not -ffreestanding, which would turn the core's 4-byte memcpy loads into
+calls). Counts are qemu's executed-instruction trace (`-singlestep -d exec`)
 minus the harness's set-up alone; they count instructions, not cycles (qemu models no pipeline or
 memory wait states).
 
@@ -21,7 +22,7 @@ MODES = {"none": 0, "binary": 1, "int8": 2, "both": 3}
 
 def _build(cpu, layer, mode, out):
     subprocess.run(["arm-none-eabi-gcc", "-std=c99", "-O2", "-mthumb", f"-mcpu={cpu}", "-mfloat-abi=soft",
-                    "-ffreestanding", "-nostdlib", "-Wall", "-Wextra", "-Werror", f"-DMODE={mode}",
+                    "-nostdlib", "-Wall", "-Wextra", "-Werror", f"-DMODE={mode}",
                     f"-DLAYER={layer}", "-T", str(HARNESS / "boards.ld"), str(HARNESS / "layer_bench.c"),
                     str(HARNESS.parent / "binary_core.c"), "-o", str(out), "-lgcc"], check=True)
     return out

@@ -180,38 +180,51 @@ static int8_t requantize(const tfq_layer* l, const tfq_channel* ch, int32_t bias
   return (int8_t)y;
 }
 
+/* The taps k in [0, kernel) whose input position start + k·dilation lies in [0, size): [*first, *last). */
+static void valid_taps(int32_t start, int32_t dilation, int32_t kernel, int32_t size, int32_t* first, int32_t* last) {
+  const int32_t lo = start >= 0 ? 0 : (-start + dilation - 1) / dilation;
+  const int32_t hi = size - 1 - start >= 0 ? (size - 1 - start) / dilation + 1 : 0;
+  *first = lo;
+  *last = hi < kernel ? hi : kernel;
+}
+
+/* Per output pixel, the valid taps of a kernel row are consecutive; without horizontal dilation their
+ * inputs (NHWC) and their sign bits ([out][kh][kw][in]) are both one contiguous run, summed in one go. */
 static void conv_2d(const tfq_layer* l, const tfq_shape* in, const int8_t* x, const uint8_t* bits, const int32_t* bias,
                     const tfq_channel* ch, const tfq_shape* out, int8_t* y) {
   const int32_t pad_h = tfq_pad_before(l->padding, in->height, l->kernel_h, l->stride_h, l->dilation_h);
   const int32_t pad_w = tfq_pad_before(l->padding, in->width, l->kernel_w, l->stride_w, l->dilation_w);
   const int32_t depth = in->depth, taps = l->kernel_h * l->kernel_w;
+  const int32_t run = l->dilation_w == 1;  /* one contiguous run per kernel row */
   int32_t b, oy, ox, oc, ky, kx;
   for (b = 0; b < out->batch; ++b) {
     for (oy = 0; oy < out->height; ++oy) {
+      const int32_t y0 = oy * l->stride_h - pad_h;
+      int32_t ky0, ky1;
+      valid_taps(y0, l->dilation_h, l->kernel_h, in->height, &ky0, &ky1);
       for (ox = 0; ox < out->width; ++ox) {
-        const int32_t y0 = oy * l->stride_h - pad_h, x0 = ox * l->stride_w - pad_w;
-        int32_t sum_all = 0, count_all = 0;
-        for (ky = 0; ky < l->kernel_h; ++ky) {
-          const int32_t iy = y0 + ky * l->dilation_h;
-          if (iy < 0 || iy >= in->height) continue;
-          for (kx = 0; kx < l->kernel_w; ++kx) {
-            const int32_t ix = x0 + kx * l->dilation_w;
-            if (ix < 0 || ix >= in->width) continue;
-            sum_all += sum_of(x + (((size_t)b * in->height + iy) * in->width + ix) * depth, depth);
-            count_all += depth;
-          }
+        const int32_t x0 = ox * l->stride_w - pad_w;
+        int32_t kx0, kx1, sum_all = 0, count_all;
+        valid_taps(x0, l->dilation_w, l->kernel_w, in->width, &kx0, &kx1);
+        count_all = (ky1 > ky0 && kx1 > kx0) ? (ky1 - ky0) * (kx1 - kx0) * depth : 0;
+        for (ky = ky0; ky < ky1; ++ky) {
+          const int8_t* row = x + (((size_t)b * in->height + y0 + ky * l->dilation_h) * in->width) * depth;
+          for (kx = kx0; kx < kx1; ++kx) sum_all += sum_of(row + (size_t)(x0 + kx * l->dilation_w) * depth, depth);
         }
         for (oc = 0; oc < l->out_channels; ++oc) {
           int32_t sum_pos = 0, count_pos = 0;
-          for (ky = 0; ky < l->kernel_h; ++ky) {
-            const int32_t iy = y0 + ky * l->dilation_h;
-            if (iy < 0 || iy >= in->height) continue;
-            for (kx = 0; kx < l->kernel_w; ++kx) {
-              const int32_t ix = x0 + kx * l->dilation_w;
-              if (ix < 0 || ix >= in->width) continue;
-              masked_sum(bits, (uint32_t)(((size_t)oc * taps + ky * l->kernel_w + kx) * depth),
-                         x + (((size_t)b * in->height + iy) * in->width + ix) * depth, depth, &sum_pos, &count_pos);
+          for (ky = ky0; ky < ky1; ++ky) {
+            const int8_t* row = x + (((size_t)b * in->height + y0 + ky * l->dilation_h) * in->width) * depth;
+            const uint32_t index = (uint32_t)(((size_t)oc * taps + ky * l->kernel_w) * depth);
+            if (run) {
+              if (kx1 > kx0)
+                masked_sum(bits, index + (uint32_t)(kx0 * depth), row + (size_t)(x0 + kx0) * depth,
+                           (kx1 - kx0) * depth, &sum_pos, &count_pos);
+              continue;
             }
+            for (kx = kx0; kx < kx1; ++kx)
+              masked_sum(bits, index + (uint32_t)(kx * depth), row + (size_t)(x0 + kx * l->dilation_w) * depth, depth,
+                         &sum_pos, &count_pos);
           }
           y[(((size_t)b * out->height + oy) * out->width + ox) * out->depth + oc] =
               requantize(l, &ch[oc], bias ? bias[oc] : 0, sum_pos, count_pos, sum_all, count_all);
@@ -221,11 +234,69 @@ static void conv_2d(const tfq_layer* l, const tfq_shape* in, const int8_t* x, co
   }
 }
 
+#ifdef TFQ_SWAR
+/* Depthwise, depth multiplier 1, channels a multiple of 4, at most 257 taps: 4 channels at a time.
+ * The 4 channels' inputs of a tap are one word and their 4 sign bits one nibble; channels c, c+2 and
+ * c+1, c+3 are summed in the two 16-bit lanes of two words (≤ 257·255 per lane: no overflow). */
+static void depthwise_by_4(const tfq_layer* l, const tfq_shape* in, const int8_t* x, const uint8_t* bits,
+                           const int32_t* bias, const tfq_channel* ch, const tfq_shape* out, int8_t* y, int32_t pad_h,
+                           int32_t pad_w) {
+  const int32_t channels = l->out_channels;
+  int32_t b, oy, ox, oc, ky, kx, j;
+  for (b = 0; b < out->batch; ++b) {
+    for (oy = 0; oy < out->height; ++oy) {
+      const int32_t y0 = oy * l->stride_h - pad_h;
+      int32_t ky0, ky1;
+      valid_taps(y0, l->dilation_h, l->kernel_h, in->height, &ky0, &ky1);
+      for (ox = 0; ox < out->width; ++ox) {
+        const int32_t x0 = ox * l->stride_w - pad_w;
+        int32_t kx0, kx1, count_all;
+        valid_taps(x0, l->dilation_w, l->kernel_w, in->width, &kx0, &kx1);
+        count_all = (ky1 > ky0 && kx1 > kx0) ? (ky1 - ky0) * (kx1 - kx0) : 0;
+        for (oc = 0; oc < channels; oc += 4) {
+          uint32_t pos[2] = {0, 0}, all[2] = {0, 0}, cnt[2] = {0, 0};
+          for (ky = ky0; ky < ky1; ++ky) {
+            const int32_t iy = y0 + ky * l->dilation_h;
+            for (kx = kx0; kx < kx1; ++kx) {
+              const uint32_t index = (uint32_t)((ky * l->kernel_w + kx) * channels + oc);
+              const uint32_t mask = kLaneMask[(bits[index >> 3] >> (index & 4u)) & 15u];
+              const uint32_t u = load_biased(
+                  x + (((size_t)b * in->height + iy) * in->width + x0 + kx * l->dilation_w) * channels + oc);
+              const uint32_t m = u & mask, c = mask & 0x01010101u;
+              pos[0] += m & 0x00FF00FFu;
+              pos[1] += (m >> 8) & 0x00FF00FFu;
+              all[0] += u & 0x00FF00FFu;
+              all[1] += (u >> 8) & 0x00FF00FFu;
+              cnt[0] += c & 0x00FF00FFu;
+              cnt[1] += (c >> 8) & 0x00FF00FFu;
+            }
+          }
+          for (j = 0; j < 4; ++j) {  /* channel oc + j: word j & 1, lane j >> 1 */
+            const int32_t shift = 16 * (j >> 1);
+            const int32_t n = (int32_t)((cnt[j & 1] >> shift) & 0xFFFFu);
+            const int32_t sum_pos = (int32_t)((pos[j & 1] >> shift) & 0xFFFFu) - 128 * n;
+            const int32_t sum_all = (int32_t)((all[j & 1] >> shift) & 0xFFFFu) - 128 * count_all;
+            y[(((size_t)b * out->height + oy) * out->width + ox) * channels + oc + j] =
+                requantize(l, &ch[oc + j], bias ? bias[oc + j] : 0, sum_pos, n, sum_all, count_all);
+          }
+        }
+      }
+    }
+  }
+}
+#endif
+
 static void depthwise_conv_2d(const tfq_layer* l, const tfq_shape* in, const int8_t* x, const uint8_t* bits,
                               const int32_t* bias, const tfq_channel* ch, const tfq_shape* out, int8_t* y) {
   const int32_t pad_h = tfq_pad_before(l->padding, in->height, l->kernel_h, l->stride_h, l->dilation_h);
   const int32_t pad_w = tfq_pad_before(l->padding, in->width, l->kernel_w, l->stride_w, l->dilation_w);
   int32_t b, oy, ox, oc, ky, kx;
+#ifdef TFQ_SWAR
+  if (l->depth_multiplier == 1 && l->out_channels % 4 == 0 && l->kernel_h * l->kernel_w <= 257) {
+    depthwise_by_4(l, in, x, bits, bias, ch, out, y, pad_h, pad_w);
+    return;
+  }
+#endif
   for (b = 0; b < out->batch; ++b) {
     for (oy = 0; oy < out->height; ++oy) {
       for (ox = 0; ox < out->width; ++ox) {

@@ -2,7 +2,8 @@
 interpreter: first the probe that guards tflm_abi.h's declarations, then TFQUANT_BINARY against the int8
 file's outputs, bit for bit, on every layer kind, stride, padding, dilation, depth multiplier and channel
 count of the four MLPerf Tiny nets (ResNet-8, DS-CNN, MobileNetV1 0.25, the FC autoencoder) and edge
-cases (channels not a multiple of 8, dilation 2, VALID padding, input zero point != 0, RELU6)."""
+cases (channels not a multiple of 8, dilation 2, VALID padding, input zero point != 0, RELU6), so that
+both the core's 4-channel depthwise path (depth multiplier 1, channels % 4 == 0) and its general one run."""
 import numpy as np
 import pytest
 
@@ -136,6 +137,8 @@ CASES = [
                                                                            "depth_multiplier": 2}, (8, 8, 5),
      "relu6", 0.5),
     ("dw dilation 2 VALID", ("DepthwiseConv2D", 3), {"dilation_rate": 2, "padding": "valid"}, (9, 9, 6), None, 0.2),
+    ("dw 4-channel path, dilation 2, zero point", ("DepthwiseConv2D", 3), {"dilation_rate": 2, "padding": "same"},
+     (9, 9, 8), None, 0.6),
     ("fc 13->7", ("Dense", 7), {}, (13,), None, 0.6),
 ]
 

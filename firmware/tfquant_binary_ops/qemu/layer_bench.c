@@ -39,6 +39,13 @@ static tfq_channel channels[256];
 static uint32_t state; /* .bss only: the start-up copies no .data */
 static uint32_t next(void) { state = state * 1664525u + 1013904223u; return state >> 8; }
 
+/* -nostdlib: the two C library functions gcc may call. */
+void* memset(void* dst, int value, size_t n) {
+  volatile uint8_t* d = (volatile uint8_t*)dst; /* volatile: not turned back into a memset call */
+  while (n--) *d++ = (uint8_t)value;
+  return dst;
+}
+
 void* memcpy(void* dst, const void* src, size_t n) {
   uint8_t* d = (uint8_t*)dst;
   const uint8_t* s = (const uint8_t*)src;
