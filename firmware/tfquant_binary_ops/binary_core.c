@@ -173,8 +173,8 @@ static int8_t requantize(const tfq_layer* l, const tfq_channel* ch, int32_t bias
                          int32_t sum_all, int32_t count_all) {
   const int32_t positive = sum_pos - l->input_zero_point * count_pos;
   const int32_t all = sum_all - l->input_zero_point * count_all;
-  const int32_t acc = ch->magnitude * (2 * positive - all) + bias;
-  int32_t y = tfq_multiply_by_quantized_multiplier(acc, ch->multiplier, ch->shift) + l->output_zero_point;
+  const int32_t acc = TFQ_MAGNITUDE(ch) * (2 * positive - all) + bias;
+  int32_t y = tfq_multiply_by_quantized_multiplier(acc, ch->multiplier, TFQ_SHIFT(ch)) + l->output_zero_point;
   if (y < l->act_min) y = l->act_min;
   if (y > l->act_max) y = l->act_max;
   return (int8_t)y;

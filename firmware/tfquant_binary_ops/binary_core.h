@@ -39,10 +39,13 @@ typedef struct tfq_layer {
   int32_t input_zero_point, output_zero_point, act_min, act_max;
 } tfq_layer;
 
-/* Per output channel c: magnitude q_c of the int8 weights, TFLM's multiplier M_c and shift_c. */
+/* Per output channel c: TFLM's multiplier M_c, and one word holding the magnitude q_c of the int8
+ * weights (bits 0-7, 0..127) and TFLM's shift_c (bits 8-15, as int8). */
 typedef struct tfq_channel {
-  int32_t magnitude, multiplier, shift;
+  int32_t multiplier, magnitude_shift;
 } tfq_channel;
+#define TFQ_MAGNITUDE(ch) ((int32_t)((ch)->magnitude_shift & 0xFF))
+#define TFQ_SHIFT(ch) ((int32_t)(int8_t)(((uint32_t)(ch)->magnitude_shift >> 8) & 0xFFu))
 
 /* An NHWC activation shape (fully connected: batch, 1, 1, depth). */
 typedef struct tfq_shape {

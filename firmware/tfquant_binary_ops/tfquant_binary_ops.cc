@@ -87,14 +87,15 @@ TfLiteStatus Prepare(TfLiteContext* context, TfLiteNode* node) {
     return kTfLiteError;
   }
   if (Elements(bits) < tfq_packed_bytes(&layer) || Elements(bias) != layer.out_channels ||
-      Elements(channels) != 3 * static_cast<int64_t>(layer.out_channels)) {
+      Elements(channels) != 2 * static_cast<int64_t>(layer.out_channels)) {
     TFQUANT_REPORT(context, "TFQUANT_BINARY: bits, bias or channel parameters have the wrong size");
     return kTfLiteError;
   }
   const tfq_channel* params = reinterpret_cast<const tfq_channel*>(channels->data.i32);
   for (int32_t c = 0; params != nullptr && c < layer.out_channels; ++c) {  // constants are readable here
-    if (params[c].multiplier < 0 || params[c].shift < -31 || params[c].shift > 30) {
-      TFQUANT_REPORT(context, "TFQUANT_BINARY: channel %d has multiplier/shift out of range", c);
+    if (params[c].multiplier < 0 || TFQ_SHIFT(&params[c]) < -31 || TFQ_SHIFT(&params[c]) > 30 ||
+        (params[c].magnitude_shift >> 16) != 0 || TFQ_MAGNITUDE(&params[c]) > 127) {
+      TFQUANT_REPORT(context, "TFQUANT_BINARY: channel %d has multiplier, shift or magnitude out of range", c);
       return kTfLiteError;
     }
   }

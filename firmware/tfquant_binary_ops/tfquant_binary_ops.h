@@ -5,7 +5,8 @@
 //   inputs   0 int8 activations (NHWC; FULLY_CONNECTED: [..., in_channels])
 //            1 uint8 sign bits of the int8 filter in TFLite's order, bit k of byte i = weight 8i+k > 0
 //            2 int32 bias [out_channels]
-//            3 int32 [out_channels][3]: q_c (the int8 weights' magnitude), TFLM's multiplier and shift
+//            3 int32 [out_channels][2]: TFLM's multiplier M_c, then q_c (the int8 weights' magnitude,
+//              bits 0-7) | shift_c << 8 (TFLM's shift as int8, bits 8-15)
 //   output   0 int8
 //   custom options: 16 little-endian int32: the magic kOptionsMagic, then tfq_layer's 15 fields in order.
 // No dynamic allocation (one persistent OpData per node, from the arena), no scratch buffer, no

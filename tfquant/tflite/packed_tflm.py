@@ -5,8 +5,8 @@ Starting from the same full-int8 file as `packed-int8`, an int8 filter whose out
 only `±q_c` (zero point 0) is replaced by
     bits      uint8 [ceil(N/8)]: bit k of byte i = 1 when weight 8i+k (TFLite's filter order) is +q_c
     bias      int32 [C] (zeros when the layer had none)
-    channels  int32 [C, 3]: q_c, and TFLM's multiplier M_c and shift_c (`requantize.py`) from the input,
-              filter and output scales, as TFLM's Prepare would derive them
+    channels  int32 [C, 2]: TFLM's multiplier M_c, then q_c | (shift_c & 0xFF) << 8 (`requantize.py`
+              derives M_c and shift_c from the input, filter and output scales as TFLM's Prepare does)
 and the op's custom options hold the geometry (16 int32: 'TQB1', kind, C, kh, kw, in, strides,
 dilations, padding, depth multiplier, input/output zero points, activation clamp). The kernel then
 computes `acc_c = q_c·(2·Σ_{bit=1} x' − Σ x') + bias_c` and requantizes like TFLM, so the file's
@@ -104,7 +104,8 @@ def _plan(model, sub, op, op_name):
     words = np.asarray([MAGIC, KINDS[op_name], channels, kh, kw, depth, strides[0], strides[1], dilations[0],
                         dilations[1], padding, multiplier, _zero_point(x), _zero_point(out), act_min, act_max],
                        np.int32)
-    params = np.concatenate([magnitudes.astype(np.int32)[:, None], requant], axis=1)
+    packed = magnitudes.astype(np.int64) | ((requant[:, 1].astype(np.int64) & 0xFF) << 8)
+    params = np.stack([requant[:, 0].astype(np.int64), packed], axis=1).astype(np.int32)
     return (words, sign_bits(w), np.asarray(bias, np.int32).reshape(-1), params), None
 
 

@@ -55,7 +55,7 @@ void* memcpy(void* dst, const void* src, size_t n) {
 
 /* The int8 loop: acc = Σ w·(x − zp) over the receptive field, then the same requantization. */
 static int8_t requantize(int32_t acc, int32_t c) {
-  int32_t y = tfq_multiply_by_quantized_multiplier(acc + bias[c], channels[c].multiplier, channels[c].shift);
+  int32_t y = tfq_multiply_by_quantized_multiplier(acc + bias[c], channels[c].multiplier, TFQ_SHIFT(&channels[c]));
   y += kLayer.output_zero_point;
   return (int8_t)(y < kLayer.act_min ? kLayer.act_min : y > kLayer.act_max ? kLayer.act_max : y);
 }
@@ -110,9 +110,8 @@ int main(void) {
   for (i = 0; i < n_in; ++i) input[i] = (int8_t)(next() & 0xFF);
   for (i = 0; i < kLayer.out_channels; ++i) {
     bias[i] = (int32_t)(next() % 2001) - 1000;
-    channels[i].magnitude = 127;
     channels[i].multiplier = (int32_t)(1u << 30) + (int32_t)(next() % (1u << 29));
-    channels[i].shift = -9;
+    channels[i].magnitude_shift = 127 | ((-9 & 0xFF) << 8); /* q_c = 127, shift_c = -9 */
   }
   for (i = 0; i < n_w; ++i) {
     const int32_t positive = (int32_t)(next() & 1u);
