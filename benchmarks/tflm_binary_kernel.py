@@ -1,5 +1,6 @@
 """TFQUANT_BINARY (format packed-tflm) against int8 and packed-int8 on TFLite Micro, on four small nets
-shaped like the MLPerf Tiny ones (NOT the published models: `benchmarks/mlperf_tiny` measures those):
+shaped like the MLPerf Tiny ones (NOT the published models: `benchmarks/mlperf_tiny` measures those),
+every kernel ±s_c per output channel (`export_models.binarize`):
 file bytes, minimum arena (bisection, `interpreters.tflm_min_arena`), median TFLM Python-interpreter
 invoke time, and whether the outputs equal the int8 file's.
 
@@ -16,7 +17,7 @@ def _nets():
     """name -> (Keras model with ±s_c kernels, calibration inputs)."""
     import keras
 
-    from tests.tflite.test_tflm_binary_kernel import _binarize
+    from benchmarks.export_models import binarize
     L = keras.layers
 
     def conv(x, filters, kernel, strides=1):
@@ -57,7 +58,7 @@ def _nets():
                         ("MobileNetV1-like", mobilenet_like), ("autoencoder", autoencoder)):
         keras.utils.set_random_seed(0)
         model, shape = build()
-        _binarize(model)
+        binarize(model, dense=True)
         nets[name] = model, np.random.default_rng(0).normal(0.3, 1.0, (32,) + shape).astype(np.float32)
     return nets
 

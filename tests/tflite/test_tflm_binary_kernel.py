@@ -4,6 +4,8 @@ file's outputs, bit for bit, on every layer kind, stride, padding, dilation, dep
 count of the four MLPerf Tiny nets (ResNet-8, DS-CNN, MobileNetV1 0.25, the FC autoencoder) and edge
 cases (channels not a multiple of 8, dilation 2, VALID padding, input zero point != 0, RELU6), so that
 both the core's 4-channel depthwise path (depth multiplier 1, channels % 4 == 0) and its general one run."""
+import shutil
+
 import numpy as np
 import pytest
 
@@ -225,3 +227,16 @@ def test_export_packed_tflm_verifies_on_tflm_and_writes_the_registering_header(t
     header = (tmp_path / "m.h").read_text()
     assert '#include "tfquant_binary_ops.h"' in header
     assert "resolver.AddCustom(tfquant::kBinaryOpName, tfquant::Register_TFQUANT_BINARY())" in header
+
+
+# ------------------------------------------------------------------------------------------ Cortex-M
+
+@pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None or shutil.which("qemu-system-arm") is None,
+                    reason="needs Debian's gcc-arm-none-eabi and qemu-system-arm (the Makefile's APT list)")
+@pytest.mark.parametrize("cpu, board", [("cortex-m4", "mps2-an386"), ("cortex-m55", "mps3-an547")])
+def test_core_on_emulated_cortex_m_equals_the_int8_loop(cpu, board, tmp_path):
+    """The C core built with arm-none-eabi-gcc -O2 -Werror runs under qemu-system-arm and gives the
+    outputs of a plain int8 loop over the unpacked filter (the harness exits non-zero otherwise)."""
+    from benchmarks.tflm_binary_kernel_qemu import _build, _qemu
+    for layer in (0, 1, 2):
+        assert _qemu(cpu, _build(cpu, layer, 3, tmp_path / f"{layer}.elf")) == 0, (cpu, board, layer)
