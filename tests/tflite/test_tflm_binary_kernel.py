@@ -71,6 +71,23 @@ def test_registering_twice_is_refused():
                                        custom_op_registerers=[tflm_ops.PROBE_REGISTERER] * 2)
 
 
+def test_missing_kernel_sources_are_named(monkeypatch, tmp_path):
+    monkeypatch.setattr(tflm_ops, "SOURCE", tmp_path / "nowhere")
+    with pytest.raises(tflm_ops.KernelUnavailable, match="kernel sources .* are missing"):
+        tflm_ops.build()
+
+
+def test_a_kernel_that_does_not_compile_is_reported(monkeypatch, tmp_path):
+    """A build failure surfaces as KernelUnavailable with the compiler's last line, not a traceback."""
+    broken = tmp_path / "src"
+    shutil.copytree(tflm_ops.SOURCE, broken)
+    (broken / "binary_core.c").write_text("#error deliberately broken\n")
+    monkeypatch.setattr(tflm_ops, "SOURCE", broken)
+    monkeypatch.setattr(tflm_ops, "LIBRARY", tmp_path / "build" / "libtfquant_binary_ops.so")
+    with pytest.raises(tflm_ops.KernelUnavailable, match="kernel failed: .*deliberately broken"):
+        tflm_ops.build()
+
+
 # ------------------------------------------------------------------------------- requantization
 
 @pytest.mark.parametrize("real, expected", [(0.0, (0, 0)), (0.5, (1 << 30, 0)), (0.75, (3 << 29, 0)),
@@ -186,6 +203,13 @@ def test_a_flipped_bit_changes_the_output():
     bits[0] ^= 1
     expected = interpreters.run(int8, data[:4], "tflm", arena_size=ARENA)
     assert not np.array_equal(interpreters.run(fb.write(packed), data[:4], "tflm", arena_size=ARENA), expected)
+
+
+def test_other_interpreters_refuse_the_file_by_name():
+    """LiteRT cannot run TFQUANT_BINARY: open_session says so and names the way on, before LiteRT fails."""
+    int8, data = _case(("Conv2D", 8, 3), {"padding": "same"}, (6, 6, 4), None, 0.0)
+    with pytest.raises(interpreters.InterpreterUnavailable, match="only TFLite Micro runs; use interpreter 'tflm'"):
+        interpreters.run(packed_tflm.to_packed_tflm(int8)[0], data[:1], "litert")
 
 
 def test_non_binary_and_unsupported_layers_stay_as_they_are():

@@ -13,6 +13,8 @@ import pathlib
 import shutil
 import subprocess
 
+from .errors import ExportError
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "firmware" / "tfquant_binary_ops"
 LIBRARY = pathlib.Path(os.environ.get("TFQUANT_TFLM_OPS_LIBRARY",
@@ -24,8 +26,9 @@ PROBE_REGISTERER = "tfquant_abi_probe_registerer"
 _loaded = {}
 
 
-class KernelUnavailable(RuntimeError):
-    """The TFQUANT_BINARY library cannot be built or loaded here."""
+class KernelUnavailable(ExportError, RuntimeError):
+    """The TFQUANT_BINARY library cannot be built or loaded here (an ExportError: a packed-tflm export
+    cannot be verified; a RuntimeError: a runner cannot open the file)."""
 
 
 def _stale():
@@ -46,8 +49,10 @@ def build():
     done = subprocess.run(["make", "-s", "-C", str(SOURCE), f"BUILD={LIBRARY.parent}"],
                           capture_output=True, text=True)
     if done.returncode != 0:
-        raise KernelUnavailable("building the TFQUANT_BINARY kernel failed: "
-                                + (done.stderr.strip() or done.stdout.strip()).splitlines()[-1])
+        lines = (done.stderr.strip() or done.stdout.strip() or f"make exit status {done.returncode}").splitlines()
+        first_error = next((line for line in lines if "error" in line), lines[-1])
+        raise KernelUnavailable(f"building the TFQUANT_BINARY kernel failed: {first_error} "
+                                f"(run `make -C {SOURCE}` to see the whole output)")
     return LIBRARY
 
 
