@@ -14,6 +14,8 @@ from tfquant.tflite import interpreters, packed_tflm, requantize, tflm_ops
 
 S = fb.schema
 ARENA = 1 << 20
+pytestmark = pytest.mark.skipif(shutil.which("g++") is None and not tflm_ops.LIBRARY.exists(),
+                                reason="building the kernel library needs g++ (Debian: apt-get install g++)")
 
 
 def _probe_model(constant, options=b"PRB1"):
