@@ -207,6 +207,41 @@ def test_a_flipped_bit_changes_the_output():
     assert not np.array_equal(interpreters.run(fb.write(packed), data[:4], "tflm", arena_size=ARENA), expected)
 
 
+def _custom_op(model):
+    sub = model.subgraphs[0]
+    return sub, next(o for o in sub.operators if fb.op_name(model, o) == "CUSTOM")
+
+
+def _bad_magic(model):
+    op = _custom_op(model)[1]
+    op.customOptions = op.customOptions.copy()
+    op.customOptions[0] ^= 0xFF
+
+
+def _bad_shift(model):
+    sub, op = _custom_op(model)
+    params = model.buffers[sub.tensors[op.inputs[3]].buffer].data.view(np.int32)
+    params[1] = 127 | (40 << 8)  # channel 0: shift 40, outside TFLM's [-31, 30]
+
+
+def _short_bits(model):
+    sub, op = _custom_op(model)
+    sub.tensors[op.inputs[1]].shape = np.asarray([3], np.int32)
+
+
+@pytest.mark.parametrize("damage", [_bad_magic, _bad_shift, _short_bits])
+def test_prepare_refuses_inconsistent_op_data(damage):
+    """The op checks its options and constants in Prepare: TFLM refuses the file instead of running it."""
+    from tflite_micro.python.tflite_micro import runtime
+    int8, _ = _case(("Conv2D", 8, 3), {"padding": "same"}, (6, 6, 4), None, 0.0)
+    model = fb.read(packed_tflm.to_packed_tflm(int8)[0])
+    damage(model)
+    tflm_ops.load()
+    with pytest.raises(RuntimeError), interpreters.silenced():
+        runtime.Interpreter.from_bytes(fb.write(model), custom_op_registerers=[tflm_ops.REGISTERER],
+                                       arena_size=ARENA)
+
+
 def test_other_interpreters_refuse_the_file_by_name():
     """LiteRT cannot run TFQUANT_BINARY: open_session says so and names the way on, before LiteRT fails."""
     int8, data = _case(("Conv2D", 8, 3), {"padding": "same"}, (6, 6, 4), None, 0.0)
