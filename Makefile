@@ -1,7 +1,7 @@
 # The README's commands. Each target sets up what it needs itself.
 PY      := .venv/bin/python
 STAMP   := .venv/.tfquant-setup
-APT     := dataset-fashion-mnist chromium qemu-user-static debootstrap binfmt-support
+APT     := dataset-fashion-mnist chromium qemu-user-static debootstrap binfmt-support gcc-arm-none-eabi qemu-system-arm
 
 .PHONY: setup test test-slow main bench
 setup: $(STAMP)
@@ -20,6 +20,8 @@ $(STAMP): setup.cfg pyproject.toml
 	-$(PY) -m export._tflite_runtime_venv
 	@# larq (the peer benchmarked in docs/RESULTS.md) runs only on legacy tf-keras: its own venv (.venv-larq).
 	-[ -x .venv-larq/bin/python ] || bash benchmarks/larq_env.sh
+	@# tfquant's 1-bit TFLite Micro kernel as the shared library the tflite-micro wheel loads (g++, no download).
+	-$(MAKE) -C firmware/tfquant_binary_ops BUILD=$(CURDIR)/build/tfquant_binary_ops
 	@if [ -f android_demo/package.json ]; then (cd android_demo && npm ci --no-audit --no-fund --loglevel=error); fi
 	touch $(STAMP)
 

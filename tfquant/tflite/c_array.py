@@ -8,7 +8,10 @@ For `name="g_model"` the header declares
     using g_model_op_resolver = tflite::MicroMutableOpResolver<K>;   // K = the model's distinct ops
     TfLiteStatus g_model_register_ops(g_model_op_resolver& resolver);  // adds exactly those K ops
 
-so that firmware/main.cc needs nothing model-specific but the name. The arena size is the host's
+so that firmware/main.cc needs nothing model-specific but the name. A `packed-tflm` file's custom op
+TFQUANT_BINARY counts among the K and is registered with `resolver.AddCustom(...)` from
+firmware/tfquant_binary_ops/tfquant_binary_ops.h (build its .cc and binary_core.c with the firmware,
+with -DTFQUANT_WITH_TFLM_HEADERS). Any other custom op is refused. The arena size is the host's
 minimum (reference kernels); targets whose optimized kernels (CMSIS-NN) ask for scratch buffers need
 headroom on top, which `arena_headroom` adds.
 """
@@ -17,6 +20,7 @@ import re
 
 from ..files import write_text
 from . import flatbuffer as fb
+from .tflm_ops import OP_NAME as BINARY_OP
 
 # TFLM's MicroMutableOpResolver method names that plain CamelCase of the builtin name does not give.
 _METHOD_NAMES = {"BATCH_TO_SPACE_ND": "AddBatchToSpaceNd", "SPACE_TO_BATCH_ND": "AddSpaceToBatchNd",
@@ -32,17 +36,28 @@ def resolver_method(op_name):
 
 
 def model_ops(model_bytes):
-    """The distinct builtin operators the model's subgraphs use, in first-use order."""
+    """The distinct operators the model's subgraphs use, in first-use order (builtin names, and
+    TFQUANT_BINARY for tfquant's custom op)."""
     model = fb.read(model_bytes)
     names = []
     for sub in model.subgraphs:
         for op in sub.operators:
             name = fb.op_name(model, op)
             if name == "CUSTOM":
-                raise ValueError("the model uses a custom operator; register it by hand in the generated header")
+                code = model.operatorCodes[op.opcodeIndex].customCode
+                name = code.decode() if isinstance(code, bytes) else str(code)
+                if name != BINARY_OP:
+                    raise ValueError(f"the model uses custom operator {name!r}; register it by hand "
+                                     "in the generated header")
             if name not in names:
                 names.append(name)
     return names
+
+
+def _register_line(op):
+    call = ("AddCustom(tfquant::kBinaryOpName, tfquant::Register_TFQUANT_BINARY())" if op == BINARY_OP
+            else f"{resolver_method(op)}()")
+    return f"  if (resolver.{call} != kTfLiteOk) return kTfLiteError;\n"
 
 
 def header_text(model_bytes, name, arena_size=None, arena_headroom=0):
@@ -50,9 +65,10 @@ def header_text(model_bytes, name, arena_size=None, arena_headroom=0):
     ops = model_ops(model_bytes)
     arena = (f"// Minimum TFLite Micro arena measured on the host (reference kernels), + {arena_headroom} B headroom.\n"
              f"constexpr size_t {name}_arena_size = {int(arena_size) + int(arena_headroom)};\n") if arena_size else ""
-    adds = "".join(f"  if (resolver.{resolver_method(op)}() != kTfLiteOk) return kTfLiteError;\n" for op in ops)
+    adds = "".join(_register_line(op) for op in ops)
+    custom = '#include "tfquant_binary_ops.h"\n' if BINARY_OP in ops else ""
     return (f"#ifndef {guard}\n#define {guard}\n\n#include <cstddef>\n\n"
-            f'#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"\n\n'
+            f'#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"\n{custom}\n'
             f"extern const unsigned char {name}[];\nextern const unsigned int {name}_len;\n{arena}\n"
             f"// The {len(ops)} operators the model uses: {', '.join(ops)}.\n"
             f"using {name}_op_resolver = tflite::MicroMutableOpResolver<{len(ops)}>;\n\n"

@@ -93,7 +93,7 @@ def _verify(model, out, sets, fmt, base):
     results = {}
     for name, inputs in sets.items():
         try:
-            results[name] = verify.verify(model, out, inputs, fmt.int8, unpacked)
+            results[name] = verify.verify(model, out, inputs, fmt.int8, unpacked, fmt.interpreter)
         except VerificationError as error:
             raise VerificationError(f"on the {name.replace('_', ' ')} inputs: {error}",
                                            dict(error.figures, inputs=name)) from None

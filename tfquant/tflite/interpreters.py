@@ -17,6 +17,7 @@ the benchmarks and the on-device runner (`tfquant-run`) share it. Interpreters, 
 - "tflm": TensorFlow Lite Micro through the `tflite-micro` package, in an arena of `arena_size` bytes.
   TFLM can crash (SIGSEGV) instead of failing when the arena is too small, so every arena is first
   tried in a forked child (`tflm_runs`): a too-small arena is a `ArenaTooSmall` error, never a crash;
+  files of format `packed-tflm` get tfquant's TFQUANT_BINARY op registered (`tflm_ops.py`);
 - "tf.lite": `tf.lite.Interpreter` (deprecated by TensorFlow; used while it exists).
 Models here have a batch of 1; inputs are fed one sample at a time. A tensor's details are dicts with
 `shape`, `dtype` and `quantization` = (scale, zero point) or None.
@@ -166,7 +167,7 @@ class _Micro(Session):
 
     def __init__(self, module, model, arena_size):
         with silenced():
-            self.interpreter = module.Interpreter.from_bytes(model_bytes(model), arena_size=int(arena_size))
+            self.interpreter = _tflm_interpreter(module, model_bytes(model), arena_size)
         self.input = _details(self.interpreter.get_input_details(0))
         self.output = _details(self.interpreter.get_output_details(0))
 
@@ -198,6 +199,10 @@ def open_session(model, interpreter="litert", num_threads=1, arena_size=None, qu
             raise ArenaTooSmall(f"TensorFlow Lite Micro cannot run this model in a {arena_size:,}-byte arena; "
                                 f"it needs at least {minimum:,} bytes ({-(-minimum // 1024)} KiB)")
         return _Micro(module, model, arena_size)
+    from .tflm_ops import OP_NAME
+    if OP_NAME.encode() in model:
+        raise InterpreterUnavailable(f"this file uses tfquant's TFLite Micro op {OP_NAME} (format packed-tflm), "
+                                     f"which only TFLite Micro runs; use interpreter 'tflm', not {name!r}")
     if name in ("litert", "litert-noxnnpack"):
         resolver = (module.OpResolverType.AUTO if name == "litert"
                     else module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
@@ -207,10 +212,17 @@ def open_session(model, interpreter="litert", num_threads=1, arena_size=None, qu
 
 # ------------------------------------------------------------------------------------ TFLite Micro arenas
 
+def _tflm_interpreter(module, model, arena_size):
+    """A TFLM Python interpreter for `model`, with tfquant's custom op registered when it uses it."""
+    from . import tflm_ops
+    return module.Interpreter.from_bytes(model, custom_op_registerers=tflm_ops.registerers(model),
+                                         arena_size=int(arena_size))
+
+
 def _tflm_probe_input(module, model):
     """A zero input of the model's input type and shape, to probe arenas with."""
     with silenced():
-        details = _details(module.Interpreter.from_bytes(model, arena_size=64 << 20).get_input_details(0))
+        details = _details(_tflm_interpreter(module, model, 64 << 20).get_input_details(0))
     return np.zeros(details["shape"], details["dtype"])[0]
 
 

@@ -14,7 +14,8 @@ Keras by up to 1.1e-5 (TensorFlow's and XNNPACK's summation orders), so 1e-5 wou
 files. int8 formats: `decisive_agreement >= 0.9` and `relative_error <= 0.25` (garbage scores near 1;
 an untrained, randomly binarized VGG-9 on noise inputs reached 0.15 with full argmax agreement, so
 tighter limits would reject what int8 activations legitimately give), and bit-identical to the
-unpacked file. The figures are always reported.
+unpacked file. The figures are always reported. Format `packed-tflm` is checked the same way on TFLite
+Micro (its custom op runs nowhere else), against the int8 file on TFLite Micro.
 """
 import numpy as np
 
@@ -26,6 +27,7 @@ PACKED_RTOL = 1e-5
 INT8_RTOL = 0.25
 INT8_MIN_AGREEMENT = 0.9
 DECISIVE_MARGIN = 0.05
+TFLM_ARENA = 16 << 20  # verification only; the file's own minimum arena is measured separately
 
 
 def keras_outputs(model, inputs):
@@ -50,9 +52,21 @@ def figures(expected, actual):
     return out
 
 
-def verify(model, tflite_bytes, inputs, int8, unpacked=None):
-    """Figures of `tflite_bytes` on LiteRT against `model`; VerificationError when past the limits."""
-    result = figures(keras_outputs(model, inputs), interpreters.run(tflite_bytes, inputs, "litert"))
+def _runner(interpreter):
+    """(run the file, run the packed and unpacked files for their comparison) on `interpreter`:
+    LiteRT (its builtin kernels for the comparison), or TFLite Micro in a generous fixed arena."""
+    if interpreter == "tflm":
+        def on_tflm(model_bytes, inputs):
+            return interpreters.run(model_bytes, inputs, "tflm", arena_size=TFLM_ARENA)
+        return on_tflm, on_tflm
+    return (lambda m, x: interpreters.run(m, x, interpreter)), (lambda m, x: interpreters.run(m, x, "litert-noxnnpack"))
+
+
+def verify(model, tflite_bytes, inputs, int8, unpacked=None, interpreter="litert"):
+    """Figures of `tflite_bytes` on `interpreter` ("litert" or "tflm") against `model`;
+    VerificationError when past the limits."""
+    run, compare = _runner(interpreter)
+    result = figures(keras_outputs(model, inputs), run(tflite_bytes, inputs))
     problems = [] if result["finite"] else ["non-finite outputs"]
     if int8:
         if result["relative_error"] > INT8_RTOL:
@@ -63,14 +77,14 @@ def verify(model, tflite_bytes, inputs, int8, unpacked=None):
     elif result["relative_error"] > FLOAT_RTOL:
         problems.append(f"relative error {result['relative_error']:.3g} > {FLOAT_RTOL}")
     if unpacked is not None:
-        before = interpreters.run(unpacked, inputs, "litert-noxnnpack")
-        after = interpreters.run(tflite_bytes, inputs, "litert-noxnnpack")
+        before, after = compare(unpacked, inputs), compare(tflite_bytes, inputs)
         diff = float(np.abs(after.astype(np.float64) - before).max())
         result["max_diff_vs_unpacked"] = diff
         limit = 0.0 if int8 else PACKED_RTOL * max(np.abs(before).max(), 1e-30)
         if diff > limit:
             problems.append(f"packed file differs from the unpacked one by {diff:.3g} (limit {limit:.3g})")
     if problems:
-        raise VerificationError("verification on LiteRT failed: " + "; ".join(problems)
+        where = "TFLite Micro" if interpreter == "tflm" else "LiteRT"
+        raise VerificationError(f"verification on {where} failed: " + "; ".join(problems)
                                 + f" (figures: {result})", result)
     return result

@@ -1,0 +1,85 @@
+"""tfquant's TensorFlow Lite Micro custom op (TFQUANT_BINARY, firmware/tfquant_binary_ops/) on the host.
+
+The `tflite-micro` wheel's Interpreter takes `custom_op_registerers=[name, ...]` and looks each name up
+with `dlsym` in the running process, so the op's shared library is built from the firmware sources
+with the system's g++ (`make -C firmware/tfquant_binary_ops`, also run by the repository's
+`make setup`) into the ignored folder build/tfquant_binary_ops/ and loaded with RTLD_GLOBAL before
+the interpreter is created, after the wheel's own extension (whose exported functions the op calls).
+A source newer than the library triggers a rebuild.
+"""
+import ctypes
+import os
+import pathlib
+import shutil
+import subprocess
+
+from .errors import ExportError
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SOURCE = ROOT / "firmware" / "tfquant_binary_ops"
+LIBRARY = pathlib.Path(os.environ.get("TFQUANT_TFLM_OPS_LIBRARY",
+                                      ROOT / "build" / "tfquant_binary_ops" / "libtfquant_binary_ops.so"))
+OP_NAME = "TFQUANT_BINARY"
+REGISTERER = "tfquant_binary_ops_registerer"
+PROBE_OP_NAME = "TFQUANT_ABI_PROBE"
+PROBE_REGISTERER = "tfquant_abi_probe_registerer"
+_loaded = {}
+
+
+class KernelUnavailable(ExportError, RuntimeError):
+    """The TFQUANT_BINARY library cannot be built or loaded here (an ExportError: a packed-tflm export
+    cannot be verified; a RuntimeError: a runner cannot open the file)."""
+
+
+def _stale():
+    if not LIBRARY.exists():
+        return True
+    built = LIBRARY.stat().st_mtime
+    return SOURCE.is_dir() and any(p.stat().st_mtime > built for p in SOURCE.iterdir() if p.is_file())
+
+
+def build():
+    """Compile the shared library (g++ -Wall -Werror, no download); returns its path."""
+    if not SOURCE.is_dir():
+        raise KernelUnavailable(f"the kernel sources {SOURCE} are missing: use a checkout of the repository, "
+                                "or set TFQUANT_TFLM_OPS_LIBRARY to a built libtfquant_binary_ops.so")
+    if shutil.which("make") is None or shutil.which("g++") is None:
+        raise KernelUnavailable("building the TFQUANT_BINARY kernel needs make and g++ "
+                                "(Debian: apt-get install make g++)")
+    done = subprocess.run(["make", "-s", "-C", str(SOURCE), f"BUILD={LIBRARY.parent}"],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        lines = (done.stderr.strip() or done.stdout.strip() or f"make exit status {done.returncode}").splitlines()
+        first_error = next((line for line in lines if "error" in line), lines[-1])
+        raise KernelUnavailable(f"building the TFQUANT_BINARY kernel failed: {first_error} "
+                                f"(run `make -C {SOURCE}` to see the whole output)")
+    return LIBRARY
+
+
+def load():
+    """Load the library into this process (building it first when missing or older than its sources)."""
+    if "library" not in _loaded:
+        if _stale() and "TFQUANT_TFLM_OPS_LIBRARY" not in os.environ:
+            build()
+        if not LIBRARY.exists():
+            raise KernelUnavailable(f"{LIBRARY} does not exist; run `make -C {SOURCE}`")
+        from tflite_micro.python.tflite_micro import _runtime
+        # The op calls the interpreter's exported MicroContext* functions (tflm_abi.h): make the
+        # already-loaded extension's symbols global before our library is resolved against them.
+        _loaded["runtime"] = ctypes.CDLL(_runtime.__file__, mode=ctypes.RTLD_GLOBAL)
+        try:
+            _loaded["library"] = ctypes.CDLL(str(LIBRARY), mode=ctypes.RTLD_GLOBAL)
+        except OSError as error:
+            raise KernelUnavailable(f"{LIBRARY} does not load against this tflite-micro ({error}); "
+                                    "tflm_abi.h no longer matches the installed wheel") from None
+    return _loaded["library"]
+
+
+def registerers(model_bytes):
+    """The `custom_op_registerers` the TFLM Python interpreter needs for `model_bytes`: [REGISTERER]
+    (the library loaded) when the file names the TFQUANT_BINARY op, else []. A byte search, so the
+    interpreter layer needs no flatbuffer parser; registering an op a model does not use is harmless."""
+    if OP_NAME.encode() not in bytes(model_bytes):
+        return []
+    load()
+    return [REGISTERER]
