@@ -196,7 +196,7 @@ def _chunked(packer, op, w, magnitudes, chunk):
     return ops
 
 
-def _binary_scales(w, axis):
+def binary_scales(w, axis):
     """Per-channel ``s_c`` when every weight of channel c is ``±s_c`` (`tfquant.grids.detect`), else None."""
     grid = grids.detect(w, (axis,))
     return np.asarray(grid.scales) if grid is not None and grid.kind == grids.BINARY else None
@@ -208,7 +208,7 @@ def _plan(model, op_name, tensor, axis):
     if w is None:
         return None, None, "filter is computed at run time"
     if tensor.type == TT.FLOAT32:
-        scales = _binary_scales(w, axis)
+        scales = binary_scales(w, axis)
         return ("float", scales, None) if scales is not None else (None, None, "weights not ±s per channel")
     if tensor.type == TT.INT8:
         q = tensor.quantization
@@ -216,7 +216,7 @@ def _plan(model, op_name, tensor, axis):
             return None, None, "int8 filter has a non-zero zero point"
         # Per-channel quantization gives q_c = 127 for every binary channel; a per-tensor quantized filter
         # (FULLY_CONNECTED) keeps the batch-norm-folded ±s_c as ±q_c.
-        magnitudes = _binary_scales(w, axis)
+        magnitudes = binary_scales(w, axis)
         if magnitudes is None or np.any(magnitudes == 0):
             return None, None, "int8 values not ±q_c per output channel (weights not ±s per channel)"
         magnitudes = magnitudes.astype(np.int32)

@@ -17,9 +17,8 @@ Only TFLite Micro with the op registered runs the file (LiteRT has no such op).
 import numpy as np
 
 from . import flatbuffer as fb
-from .binary_kernels import int8_channel_magnitudes
-from .filters import FILTER_AXIS, filters
-from .pack import _compact
+from .filters import OPS, filters
+from .pack import _compact, binary_scales
 from .requantize import activation_range, channel_multipliers
 from .tflm_ops import OP_NAME
 
@@ -78,13 +77,14 @@ def _plan(model, sub, op, op_name):
     q = filt.quantization
     if q is not None and q.zeroPoint is not None and np.any(np.asarray(q.zeroPoint) != 0):
         return None, "int8 filter has a non-zero zero point"
-    magnitudes = int8_channel_magnitudes(w, FILTER_AXIS[op_name])
-    if magnitudes is None:
+    axis = OPS[op_name].output_axis
+    magnitudes = binary_scales(np.asarray(w, np.int32), axis)  # the one detector, on the int8 values: ±q_c
+    if magnitudes is None or not np.all(magnitudes > 0):
         return None, "int8 values not ±q_c per output channel (weights not ±s per channel)"
     if op_name == "FULLY_CONNECTED" and op.builtinOptions.weightsFormat != 0:
         return None, "shuffled FULLY_CONNECTED weights"
     kh, kw, depth, strides, dilations, padding, multiplier, activation = _geometry(op_name, op.builtinOptions, w)
-    channels = int(w.shape[FILTER_AXIS[op_name]])
+    channels = int(w.shape[axis])
     if op_name == "DEPTHWISE_CONV_2D":
         depth = int(x.shape[-1])
         if channels % depth:
