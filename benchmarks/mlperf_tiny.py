@@ -37,14 +37,16 @@ from benchmarks.mlperf_tiny_published import COMMIT, NAMES, TITLES
 from benchmarks.mlperf_tiny_tflm import arena_used_bytes, median_latencies, outputs
 from benchmarks.results_page import replace_section
 from tfquant.files import write_bytes
-from tfquant.tflite import convert, pack
+from tfquant.tflite import convert, pack, packed_tflm, tflm_ops
 
-# name, how it is made from the int8 file, TFLM custom-op registerers it needs (one line per format)
-Format = namedtuple("Format", "name build registerers")
+# name, how it is made from the int8 file (one line per format; the TFLM custom ops a file names are registered
+# by `tflm_ops.registerers`)
+Format = namedtuple("Format", "name build")
 FORMATS = (
-    Format("int8", lambda int8: int8, ()),
-    Format("packed-int8", lambda int8: pack.pack(int8)[0], ()),
-    Format("tflm-lut", lambda int8: compress_binary(int8)[0], ()),
+    Format("int8", lambda int8: int8),
+    Format("packed-int8", lambda int8: pack.pack(int8)[0]),
+    Format("tflm-lut", lambda int8: compress_binary(int8)[0]),
+    Format("packed-tflm", lambda int8: packed_tflm.to_packed_tflm(int8)[0]),
 )
 COMMAND = "nice -n 10 python -m benchmarks.mlperf_tiny --write"
 
@@ -78,7 +80,7 @@ def measure(name, steps, repeats, folder):
     calibration, held_out = data(name, 64, seed=2), data(name, 8, seed=3)
     int8 = convert.to_tflite(model, int8=True, calibration=calibration)
     files = {f.name: f.build(int8) for f in FORMATS}
-    registerers = {f.name: f.registerers for f in FORMATS}
+    registerers = {name: tuple(tflm_ops.registerers(model_bytes)) for name, model_bytes in files.items()}
     latency = median_latencies(files, held_out[0], repeats, registerers)
     expected, step = outputs(int8, held_out), output_step(int8)
     rows = []
