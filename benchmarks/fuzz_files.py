@@ -72,7 +72,7 @@ def export_all(folder, formats=FORMATS):
 # -- mutations: (data bytes, rng) -> mutated bytes, or None where the file has nothing to mutate --------------------
 def _schema_edit(edit):
     def mutate(data, rng):
-        from tfquant.tflite import flatbuffer as fb
+        from tfquant_lite import flatbuffer as fb
         model = fb.read(data)
         sub = model.subgraphs[0]
         if edit(model, sub, rng) is False:
@@ -83,7 +83,7 @@ def _schema_edit(edit):
 
 
 def _ops(model, sub, name):
-    from tfquant.tflite import flatbuffer as fb
+    from tfquant_lite import flatbuffer as fb
     return [op for op in sub.operators if fb.op_name(model, op) == name]
 
 
@@ -127,7 +127,7 @@ def softmax_beta(model, sub, rng):
 
 @_schema_edit
 def max_to_average_pool(model, sub, rng):
-    from tfquant.tflite import flatbuffer as fb
+    from tfquant_lite import flatbuffer as fb
     ops = _ops(model, sub, "MAX_POOL_2D")
     if not ops:
         return False

@@ -2,7 +2,7 @@
 
     python -m export._tflite_runtime_venv [--path .venv-tflite-runtime]
 
-tfquant never imports tflite-runtime: `tfquant.tflite.interpreters` runs it in this venv's Python,
+tfquant never imports tflite-runtime: `tfquant_lite.interpreters` runs it in this venv's Python,
 in a subprocess. Tests and benchmarks that need it skip with a message naming this command.
 """
 import argparse

@@ -13,7 +13,7 @@ import pytest
 
 import tfquant
 from tfquant.cli import export as to_tflite
-from tfquant.tflite import interpreters
+from tfquant_lite import interpreters
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ import pytest
 from android_demo.build_demo import DEMO_DIR
 from tests.apps.cli_checks import one_error_line
 from tfquant.cli import run as runner
-from tfquant.tflite import integrity
+from tfquant_lite import integrity
 
 MODEL = DEMO_DIR / "models" / "int8.tflite"
 PACKED = DEMO_DIR / "models" / "packed-int8.tflite"

@@ -25,7 +25,7 @@ sys.meta_path.insert(0, Block())
 CORE = BLOCK + """
 import json, numpy as np
 import tfquant.tflite as tflite
-from tfquant.tflite import fold, integrity, interpreters, flatbuffer
+from tfquant_lite import flatbuffer, fold, integrity, interpreters
 data = open(MODEL, 'rb').read()
 stamped = integrity.stamp(data, (0.286, 0.353), 'packed-int8')
 x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)

@@ -6,7 +6,7 @@ import pytest
 
 from benchmarks import fuzz_files as fz
 from tfquant.cli import run as runner
-from tfquant.tflite import crash_guard
+from tfquant_lite import crash_guard
 
 
 @pytest.fixture(scope="module")

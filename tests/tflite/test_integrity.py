@@ -11,8 +11,8 @@ import tfquant.tflite as tflite
 from benchmarks.export_models import binarize
 from tests.conftest import small_cnn
 from tfquant.cli import run as runner
-from tfquant.tflite import flatbuffer as fb
-from tfquant.tflite import fold, integrity, interpreters
+from tfquant_lite import flatbuffer as fb
+from tfquant_lite import fold, integrity, interpreters
 
 NORMALIZATION = (0.5, 0.25)
 

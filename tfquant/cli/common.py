@@ -89,7 +89,7 @@ def non_negative_float(text):
 
 def _normalization(part):
     def parse(text):
-        from tfquant.tflite import normalization  # pure Python: the function that checks recorded values too
+        from tfquant_lite import normalization  # pure Python: the function that checks recorded values too
         try:
             return normalization.parse(text, part)
         except ValueError as error:
@@ -98,7 +98,7 @@ def _normalization(part):
     return parse
 
 
-# --mean/--std: validated by `tfquant.tflite.normalization`, like the normalisation recorded in a file
+# --mean/--std: validated by `tfquant_lite.normalization`, like the normalisation recorded in a file
 normalization_mean, normalization_std = _normalization("mean"), _normalization("std")
 
 

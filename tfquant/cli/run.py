@@ -7,7 +7,7 @@
 Needs numpy, flatbuffers and ONE interpreter (no TensorFlow, no Keras); ``--interpreter auto`` takes the
 first that imports of litert (ai-edge-litert), tflite-runtime (needs numpy<2) and tflm (tflite-micro).
 
-Before running, the file is checked (`tfquant.tflite.integrity`): its size (before it is read), the "TFL3"
+Before running, the file is checked (`tfquant_lite.integrity`): its size (before it is read), the "TFL3"
 identifier, its soundness (structure, op codes, shapes, quantization scales and zero points, names), and
 the stamp tfquant-export writes, a SHA-256 of every byte of the file: a file changed after export is
 refused. A foreign file (no stamp, or ``--trust-foreign``) is also tried once in a forked child, so that an
@@ -21,7 +21,7 @@ probabilities are the output when it already is a distribution (non-negative, su
 alone, after one warm-up call, as percentiles p50/p90/p99 in milliseconds.
 
 Packed files (1-bit filters unpacked in the graph) are expanded at load by default on every interpreter
-but TFLite Micro (`tfquant.tflite.fold`): their convs then run on XNNPACK at int8/float32 speed, in
+but TFLite Micro (`tfquant_lite.fold`): their convs then run on XNNPACK at int8/float32 speed, in
 int8/float32 memory. ``--no-expand`` keeps the in-graph unpacking (the microcontroller's memory
 profile); ``--expand`` forces it on TFLite Micro too.
 Exit status: 0 done, 2 bad input (one ``error:`` line that says what and how to fix it), 3 a defect of
@@ -39,9 +39,9 @@ import numpy as np
 
 from tfquant import files
 from tfquant.cli import common, png
-from tfquant.tflite import arrays, crash_guard, interpreters
-from tfquant.tflite import normalization as norm
-from tfquant.tflite.states import Integrity
+from tfquant_lite import arrays, crash_guard, interpreters
+from tfquant_lite import normalization as norm
+from tfquant_lite.states import Integrity
 
 AUTO_ORDER = ("litert", "tflite-runtime", "tflm")
 DEFAULT_ARENA_KB = 2048
@@ -170,7 +170,7 @@ def check_pixels(images):
 def check_model(data, source, trust_foreign=False):
     """Integrity check of the model's bytes (`integrity.check`); returns (metadata dict, note or None)."""
     try:
-        from tfquant.tflite import integrity
+        from tfquant_lite import integrity
     except ImportError as error:  # a device without flatbuffers or a TFLite schema: check what the bytes allow
         if len(data) < 8 or data[4:8] != b"TFL3":
             raise RunnerError(f"{source} is not a TFLite model (file identifier {bytes(data[4:8])!r}, "
@@ -248,7 +248,7 @@ def open_interpreter(model, name, threads=1, arena_kb=DEFAULT_ARENA_KB, quiet=Tr
 
 
 def _expanded(data, source):
-    from tfquant.tflite import fold
+    from tfquant_lite import fold
     try:
         return fold.expand(data)
     except Exception as error:  # noqa: BLE001 - a file the folder cannot handle: say so, keep the traceback for --debug
@@ -263,7 +263,7 @@ def _is_packed(record, data):
         return False
     if record.get("format"):
         return str(record["format"]).startswith("packed")
-    from tfquant.tflite import flatbuffer as fb
+    from tfquant_lite import flatbuffer as fb
     model = fb.read(data)
     return any(fb.op_name(model, op) == "GATHER" for op in model.subgraphs[0].operators)
 

@@ -23,13 +23,14 @@ import numpy as np
 
 from tfquant import files, grids
 from tfquant.summary import kernel_grids
+from tfquant_lite import integrity, interpreters
+from tfquant_lite.flatbuffer import read
 
-from . import c_array, convert, hazards, integrity, interpreters, layer_names, report, verify
+from . import c_array, convert, hazards, layer_names, report, verify
 from .calibration import held_out
 from .calibration import validate as validate_calibration
 from .errors import ExportError, VerificationError
 from .filters import CONV_OPS, filters
-from .flatbuffer import read
 from .formats import lookup
 
 VERIFY_SAMPLES = 64

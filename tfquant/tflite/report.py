@@ -17,8 +17,7 @@ import dataclasses
 import json
 
 from tfquant import files
-
-from . import flatbuffer as fb
+from tfquant_lite import flatbuffer as fb
 
 
 @dataclasses.dataclass(frozen=True)

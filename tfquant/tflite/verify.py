@@ -18,7 +18,8 @@ unpacked file. The figures are always reported.
 """
 import numpy as np
 
-from . import interpreters
+from tfquant_lite import interpreters
+
 from .errors import VerificationError
 
 FLOAT_RTOL = 1e-4
