@@ -235,14 +235,14 @@ RANDOM = (flip_1, flip_8, truncate)  # the mutations worth drawing many times
 
 # -- running one case -------------------------------------------------------------------------------------------
 def _child(argv, out_dir):
-    from tfquant.cli import run as runner
+    from tfquant_lite import cli
     for fd, name in ((1, "stdout"), (2, "stderr")):
         handle = os.open(out_dir / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         os.dup2(handle, fd)
     sys.stdout, sys.stderr = open(1, "w", closefd=False), open(2, "w", closefd=False)  # not pytest's capture
     signal.alarm(TIMEOUT_S)
     try:
-        code = runner.main(argv)
+        code = cli.main(argv)
     except BaseException:  # noqa: BLE001 - main() must not raise; if it does, that is exit 4
         code = 4
     sys.stdout.flush(), sys.stderr.flush()

@@ -36,8 +36,8 @@ from benchmarks.mlperf_tiny_models import data, trained_net
 from benchmarks.mlperf_tiny_published import COMMIT, NAMES, TITLES
 from benchmarks.mlperf_tiny_tflm import arena_used_bytes, median_latencies, outputs
 from benchmarks.results_page import replace_section
-from tfquant.files import write_bytes
 from tfquant.tflite import convert, pack
+from tfquant_lite.files import write_bytes
 
 # name, how it is made from the int8 file, TFLM custom-op registerers it needs (one line per format)
 Format = namedtuple("Format", "name build registerers")

@@ -67,7 +67,7 @@ def test_device_core_runs_without_tensorflow_or_keras(tmp_path):
 def test_runner_main_without_tensorflow_or_keras(tmp_path):
     images, labels = read_gallery(MODELS / "gallery.json")
     np.savez(tmp_path / "g.npz", x=images, y=labels)
-    code = BLOCK + (f"from tfquant.cli import run\nstatus = run.main([{str(MODELS / 'packed.tflite')!r}, "
+    code = BLOCK + (f"from tfquant_lite import cli\nstatus = cli.main([{str(MODELS / 'packed.tflite')!r}, "
                     f"{str(tmp_path / 'g.npz')!r}, '--mean', '0.286', '--std', '0.353', '--json', "
                     f"{str(tmp_path / 'out.json')!r}])\n"
                     "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras'}))\n"

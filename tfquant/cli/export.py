@@ -17,9 +17,9 @@ import warnings
 from pathlib import Path
 
 from tfquant.cli import common
-from tfquant.files import staged as staged_outputs
 from tfquant.tflite.formats import INT8_FORMATS  # the formats table: cheap to import, no TensorFlow
 from tfquant.tflite.formats import NAMES as FORMATS
+from tfquant_lite.files import staged as staged_outputs
 
 
 def build_parser():

@@ -16,8 +16,7 @@ import pathlib
 import re
 
 from tfquant_lite import flatbuffer as fb
-
-from ..files import write_text
+from tfquant_lite.files import write_text
 
 # TFLM's MicroMutableOpResolver method names that plain CamelCase of the builtin name does not give.
 _METHOD_NAMES = {"BATCH_TO_SPACE_ND": "AddBatchToSpaceNd", "SPACE_TO_BATCH_ND": "AddSpaceToBatchNd",
