@@ -113,7 +113,7 @@ def test_packed_files_are_expanded_by_default_off_tflm(name, gallery, litert_res
 
 def test_runner_imports_no_tensorflow_or_keras():
     code = ("import sys; import tfquant_lite.cli; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'jax', 'PIL'}))")
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'tfquant', 'tensorflow', 'keras', 'jax', 'PIL'}))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60, env=ENV)
     assert done.stdout.strip() == "[]", done.stderr
 
