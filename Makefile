@@ -16,7 +16,8 @@ $(STAMP): setup.cfg pyproject.toml
 	@# The PyTorch backend tests: the CPU build torch 2.13.0+cpu, which this kind of machine keeps on disk (PyPI has no
 	@# "+cpu" builds, so elsewhere this fails at once instead of fetching GBs of CUDA); without it the PyTorch tests skip.
 	-$(PY) -m pip install -q "torch==2.13.0+cpu"
-	@# tflite-runtime 2.14 needs numpy<2: it gets its own venv (.venv-tflite-runtime), run in a subprocess.
+	@# tflite-runtime 2.14 needs numpy<2: it gets its own venv (.venv-tflite-runtime, with this checkout installed
+	@# --no-deps so that tfquant_lite.interpreters runs there), run in a subprocess.
 	-$(PY) -m export._tflite_runtime_venv
 	@# larq (the peer benchmarked in docs/RESULTS.md) runs only on legacy tf-keras: its own venv (.venv-larq).
 	-[ -x .venv-larq/bin/python ] || bash benchmarks/larq_env.sh

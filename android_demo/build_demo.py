@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfquant.files import write_bytes, write_text
+from tfquant_lite.files import write_bytes, write_text
 
 GALLERY_SIZE = 24
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",

@@ -1,5 +1,5 @@
 // Load-time expansion of a packed TFLite file, in the browser: the JavaScript twin of
-// tfquant/tflite/fold.py. A `packed` / `packed-int8` file rebuilds every binary filter at run time with
+// tfquant_lite/fold.py. A `packed` / `packed-int8` file rebuilds every binary filter at run time with
 //   CAST -> ADD 128 -> GATHER(table) -> RESHAPE [-> SLICE -> RESHAPE] [-> CAST -> MUL s | -> MUL q_c];
 // all their inputs are constants, so they are evaluated once here, with the semantics of TFLite's kernels:
 //   CAST     y = x converted (integer inputs only: exact for the ±1, ±127 and 0..255 used)

@@ -20,7 +20,8 @@ import numpy as np
 import tfquant.tflite as tflite
 from benchmarks.export_models import binarize, odd_shapes_cnn
 from benchmarks.results_page import replace_section
-from tfquant.tflite import interpreters, verify
+from tfquant.tflite import verify
+from tfquant_lite import interpreters
 
 
 def cell(path, x, expected, interpreter, int8):

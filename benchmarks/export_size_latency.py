@@ -24,7 +24,7 @@ import numpy as np
 import tfquant.tflite as tflite
 from benchmarks.export_models import paper_model
 from benchmarks.results_page import replace_section
-from tfquant.tflite import interpreters
+from tfquant_lite import interpreters
 
 MODELS = ("vgg9", "resnet56", "wrn56_2")
 EXPANDED = {"packed": "float32", "packed-int8": "int8"}  # packed format -> the format its expansion equals

@@ -72,7 +72,7 @@ def export_all(folder, formats=FORMATS):
 # -- mutations: (data bytes, rng) -> mutated bytes, or None where the file has nothing to mutate --------------------
 def _schema_edit(edit):
     def mutate(data, rng):
-        from tfquant.tflite import flatbuffer as fb
+        from tfquant_lite import flatbuffer as fb
         model = fb.read(data)
         sub = model.subgraphs[0]
         if edit(model, sub, rng) is False:
@@ -83,7 +83,7 @@ def _schema_edit(edit):
 
 
 def _ops(model, sub, name):
-    from tfquant.tflite import flatbuffer as fb
+    from tfquant_lite import flatbuffer as fb
     return [op for op in sub.operators if fb.op_name(model, op) == name]
 
 
@@ -127,7 +127,7 @@ def softmax_beta(model, sub, rng):
 
 @_schema_edit
 def max_to_average_pool(model, sub, rng):
-    from tfquant.tflite import flatbuffer as fb
+    from tfquant_lite import flatbuffer as fb
     ops = _ops(model, sub, "MAX_POOL_2D")
     if not ops:
         return False
@@ -235,14 +235,14 @@ RANDOM = (flip_1, flip_8, truncate)  # the mutations worth drawing many times
 
 # -- running one case -------------------------------------------------------------------------------------------
 def _child(argv, out_dir):
-    from tfquant.cli import run as runner
+    from tfquant_lite import cli
     for fd, name in ((1, "stdout"), (2, "stderr")):
         handle = os.open(out_dir / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         os.dup2(handle, fd)
     sys.stdout, sys.stderr = open(1, "w", closefd=False), open(2, "w", closefd=False)  # not pytest's capture
     signal.alarm(TIMEOUT_S)
     try:
-        code = runner.main(argv)
+        code = cli.main(argv)
     except BaseException:  # noqa: BLE001 - main() must not raise; if it does, that is exit 4
         code = 4
     sys.stdout.flush(), sys.stderr.flush()

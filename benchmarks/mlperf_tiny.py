@@ -36,8 +36,9 @@ from benchmarks.mlperf_tiny_models import data, trained_net
 from benchmarks.mlperf_tiny_published import COMMIT, NAMES, TITLES
 from benchmarks.mlperf_tiny_tflm import arena_used_bytes, median_latencies, outputs
 from benchmarks.results_page import replace_section
-from tfquant.files import write_bytes
-from tfquant.tflite import convert, pack, packed_tflm, tflm_ops
+from tfquant.tflite import convert, pack, packed_tflm
+from tfquant_lite import tflm_ops
+from tfquant_lite.files import write_bytes
 
 # name, how it is made from the int8 file (one line per format; the TFLM custom ops a file names are registered
 # by `tflm_ops.registerers`)

@@ -4,7 +4,7 @@
   its interpreter is built with the RecordingMicroAllocator, whose `print_allocations()` writes
   "Arena allocation total N bytes" to stderr after an invoke: N is `MicroInterpreter::arena_used_bytes()`,
   head (non-persistent, planned tensors) + tail (persistent). It equals the smallest arena that runs the
-  file (`tfquant.tflite.interpreters.tflm_min_arena`'s bisection; tests/tflite/test_mlperf_tiny.py checks it).
+  file (`tfquant_lite.interpreters.tflm_min_arena`'s bisection; tests/tflite/test_mlperf_tiny.py checks it).
 - `outputs(model, inputs)`: the raw output tensor for each input.
 - `median_latencies(models, x, repeats)`: the median of `repeats` single invokes of each file after 2
   warm-ups, the files taking turns invoke by invoke in one process. Each invoke is timed in the calling

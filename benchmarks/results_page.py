@@ -4,7 +4,7 @@ Used by the benchmarks' ``--write`` and the main job's ``--publish``: the only w
 """
 import pathlib
 
-from tfquant.files import write_text
+from tfquant_lite.files import write_text
 
 RESULTS = pathlib.Path(__file__).resolve().parent.parent / "docs" / "RESULTS.md"
 

@@ -2,10 +2,10 @@
 # Build (or reuse) an arm64 Debian root that runs the runner (tfquant-run) under QEMU user-mode emulation.
 #
 #   sudo export/arm64_root.sh [ROOT]        # default ROOT: $TFQUANT_ARM64_ROOT or ~/.cache/tfquant/arm64-root
-#   sudo python -m export.arm64_run litert MODEL.tflite DATA.npz   # runs python3 -m tfquant.cli.run in it
+#   sudo python -m export.arm64_run litert MODEL.tflite DATA.npz   # runs python3 -m tfquant_lite.cli in it
 # or by hand:
 #   cp -r tfquant ROOT/tmp/ && sudo env PYTHONPATH=/opt/litert:/tmp chroot ROOT /usr/bin/qemu-aarch64-static \
-#        -cpu cortex-a76 /usr/bin/python3 -m tfquant.cli.run /tmp/model.tflite /tmp/data.npz
+#        -cpu cortex-a76 /usr/bin/python3 -m tfquant_lite.cli /tmp/model.tflite /tmp/data.npz
 #
 # What it makes:
 #   ROOT/                         Debian bookworm arm64, minbase + python3 (debootstrap, first stage only:

@@ -11,7 +11,7 @@ Each interpreter runs on the core it is meant for (override with --cpu):
 (LiteRT's int8 kernels die with SIGILL on cortex-a72: they assume the dot-product instructions of
 ARMv8.2.) The model, the data and tfquant's Python files (the runner needs only its device core: numpy,
 flatbuffers and the interpreter; no TensorFlow or Keras) are copied into ROOT/tmp/tfquant-run, the
-runner is executed as ``python3 -m tfquant.cli.run`` by the root's own arm64 python3 under
+runner is executed as ``python3 -m tfquant_lite.cli`` by the root's own arm64 python3 under
 ``chroot ROOT qemu-aarch64-static -cpu CPU``, and its ``--json`` result comes back. Emulated latencies say
 nothing about a real device's speed.
 """
@@ -61,7 +61,7 @@ def run_emulated(model, data, environment="litert", root=DEFAULT_ROOT, cpu=None,
     shutil.copytree(PACKAGE, work / "tfquant", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     chroot = shutil.which("chroot") or "/usr/sbin/chroot"
     command = [chroot, str(root), "/usr/bin/qemu-aarch64-static", "-cpu", cpu or default_cpu, "/usr/bin/python3",
-               "-m", "tfquant.cli.run", "/tmp/tfquant-run/model.tflite", "/tmp/tfquant-run/data.npz",
+               "-m", "tfquant_lite.cli", "/tmp/tfquant-run/model.tflite", "/tmp/tfquant-run/data.npz",
                "--interpreter", interpreter, "--json", "/tmp/tfquant-run/out.json", *runner_args]
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{site}:/tmp/tfquant-run", "LANG": "C.UTF-8", "HOME": "/tmp"}
     start = time.perf_counter()

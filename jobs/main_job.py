@@ -34,8 +34,8 @@ from tfquant import tflite
 from tfquant.arrays import normalized
 from tfquant.cli import common, train
 from tfquant.cli.progress import bar
-from tfquant.cli.run import run as run_model
-from tfquant.files import write_text
+from tfquant_lite.files import write_text
+from tfquant_lite.runner import run as run_model
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED_DEMO = ROOT / "android_demo" / "models"

@@ -7,8 +7,8 @@ import keras
 import numpy as np
 
 from tfquant import selection
-from tfquant.files import atomic_write
 from tfquant.optimizers import quantizing_optimizer
+from tfquant_lite.files import atomic_write
 
 
 def metric_key(variable):

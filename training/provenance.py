@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tfquant import files
+from tfquant_lite import files
 
 FIGURES = Path("docs/figures")
 

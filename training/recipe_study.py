@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from tfquant import files
+from tfquant_lite import files
 from training import provenance
 
 MAIN_TRAIN_IMAGES = 60_000
@@ -229,7 +229,7 @@ def export(recipe, root, out):
     import numpy as np
 
     from tfquant import arrays, tflite
-    from tfquant.cli.run import run as run_model
+    from tfquant_lite.runner import run as run_model
 
     (x_train, y_train), (x_test, y_test) = arrays.load_fashion_mnist()
     x_train, _ = arrays.subset(x_train, y_train, recipe.train_subset)

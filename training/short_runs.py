@@ -31,7 +31,8 @@ import keras
 import numpy as np
 
 import tfquant
-from tfquant import arrays, files, models
+from tfquant import arrays, models
+from tfquant_lite import files
 
 OPTIMIZERS = {("adam", "adam"): keras.optimizers.Adam, ("sgd", "adam"): keras.optimizers.SGD,
               ("bc", "adam"): tfquant.BCAdam, ("sr", "adam"): tfquant.SRAdam, ("r", "adam"): tfquant.RAdam,

@@ -32,7 +32,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from tfquant import files
+from tfquant_lite import files
 from training import provenance
 from training.short_runs import Spec, run_plan
 

@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tfquant import files
+from tfquant_lite import files
 from training import plots, provenance
 
 COMMON = ["--model", "vgg9", "--width", "0.25", "--dataset", "fashion_mnist", "--epochs", "8",

@@ -117,7 +117,8 @@ def test_file_input_classifies_a_photo(browser_run):
 def test_js_expansion_equals_python_expansion(name, tmp_path):
     """expand.js (what the page runs at load) folds the unpacking like tfquant.tflite.expand: the same
     operators (XNNPACK partitions included) and bit-identical outputs on LiteRT."""
-    from tfquant.tflite import expand, interpreters
+    from tfquant.tflite import expand
+    from tfquant_lite import interpreters
     source = MODELS / f"{name}.tflite"
     done = subprocess.run([NODE, "tests/expand_file.mjs", str(source), str(tmp_path / "js.tflite")], cwd=DEMO_DIR,
                           capture_output=True, text=True, timeout=120)

@@ -13,7 +13,7 @@ import pytest
 
 import tfquant
 from tfquant.cli import export as to_tflite
-from tfquant.tflite import interpreters
+from tfquant_lite import interpreters
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -119,7 +119,7 @@ def test_a_write_failing_partway_leaves_every_old_output(trained, tmp_path, caps
 
 FILE_SIZE_LIMIT = """
 import resource, signal, sys
-from tfquant import files
+from tfquant_lite import files
 
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write then fails with EFBIG instead of killing us
 resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))

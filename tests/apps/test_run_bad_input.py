@@ -11,8 +11,7 @@ import pytest
 
 from android_demo.build_demo import DEMO_DIR
 from tests.apps.cli_checks import one_error_line
-from tfquant.cli import run as runner
-from tfquant.tflite import integrity
+from tfquant_lite import cli, integrity, runner
 
 MODEL = DEMO_DIR / "models" / "int8.tflite"
 PACKED = DEMO_DIR / "models" / "packed-int8.tflite"
@@ -196,7 +195,7 @@ def bad_files(tmp_path_factory):
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input_is_one_clear_error(case, bad_files, capsys):
     argv, fragment = CASES[case]
-    status = runner.main([re.sub(r"\{([^}]+)\}", lambda m: bad_files[m.group(1)], a) for a in argv])
+    status = cli.main([re.sub(r"\{([^}]+)\}", lambda m: bad_files[m.group(1)], a) for a in argv])
     out, err = capsys.readouterr()
     assert status == 2, (out, err)
     assert "Traceback" not in err + out
@@ -204,6 +203,6 @@ def test_bad_input_is_one_clear_error(case, bad_files, capsys):
 
 
 def test_the_good_input_runs(bad_files, capsys):
-    assert runner.main([bad_files["model"], bad_files["good"], "--mean", "0", "--std", "1", "--limit", "2"]) == 0
+    assert cli.main([bad_files["model"], bad_files["good"], "--mean", "0", "--std", "1", "--limit", "2"]) == 0
     out = capsys.readouterr().out
     assert "interpreter litert, 2 images" in out and "accuracy" in out

@@ -1,5 +1,5 @@
-"""The on-device runner (tfquant-run, tfquant/cli/run.py; export/run_tflite.py is its documented wrapper),
-on the demo's bundled models and gallery."""
+"""The on-device runner (tfquant-run, tfquant_lite/cli.py over tfquant_lite/runner.py; export/run_tflite.py is
+its documented wrapper), on the demo's bundled models and gallery."""
 import json
 import os
 import subprocess
@@ -71,7 +71,7 @@ def test_cli_under_tflite_runtime(gallery, litert_results, tmp_path):
     images, labels = gallery
     np.savez(tmp_path / "gallery.npz", x=images, y=labels)
     name = NAMES[0]
-    done = subprocess.run([str(TFLITE_RUNTIME_PYTHON), "-m", "tfquant.cli.run",
+    done = subprocess.run([str(TFLITE_RUNTIME_PYTHON), "-m", "tfquant_lite.cli",
                            str(MODELS / f"{name}.tflite"), str(tmp_path / "gallery.npz"),
                            "--mean", str(PREPROCESS["mean"]), "--std", str(PREPROCESS["std"]),
                            "--json", str(tmp_path / "out.json")],
@@ -112,8 +112,8 @@ def test_packed_files_are_expanded_by_default_off_tflm(name, gallery, litert_res
 
 
 def test_runner_imports_no_tensorflow_or_keras():
-    code = ("import sys; import tfquant.cli.run; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'jax', 'PIL'}))")
+    code = ("import sys; import tfquant_lite.cli; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'tfquant', 'tensorflow', 'keras', 'jax', 'PIL'}))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60, env=ENV)
     assert done.stdout.strip() == "[]", done.stderr
 

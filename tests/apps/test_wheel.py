@@ -1,5 +1,6 @@
-"""The wheel built from this checkout: only the package inside, and the three console scripts, each of which
-answers --help in a fresh environment (no TensorFlow needed for that)."""
+"""The wheel built from this checkout: only the two packages inside (tfquant, tfquant_lite), and the three
+console scripts, each of which answers --help in a fresh environment; tfquant-run (tfquant_lite) imports
+neither tfquant, Keras nor TensorFlow."""
 
 import os
 import subprocess
@@ -12,6 +13,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ("tfquant-train", "tfquant-export", "tfquant-run")
+ENTRY_POINTS = {"tfquant-train": "tfquant.cli.train:main", "tfquant-export": "tfquant.cli.export:main",
+                "tfquant-run": "tfquant_lite.cli:main"}
+HEAVY = "print(sorted({'tfquant', 'keras', 'tensorflow', 'ai_edge_litert', 'matplotlib'} & set(sys.modules)))"
 
 
 def _run(*cmd, **kwargs):
@@ -26,9 +30,10 @@ def test_the_wheel_installs_three_console_scripts_that_answer_help(tmp_path):
          "-w", tmp_path / "wheel", cwd=ROOT)
     (wheel,) = (tmp_path / "wheel").glob("tfquant-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")} == {"tfquant"}
+    assert {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")} == {"tfquant", "tfquant_lite"}
+    assert {"tfquant_lite/cli.py", "tfquant_lite/runner.py", "tfquant_lite/interpreters.py"} <= set(names)
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
-    assert all(f"{script} = tfquant.cli." in entry_points for script in SCRIPTS)
+    assert all(f"{script} = {target}" in entry_points for script, target in ENTRY_POINTS.items())
 
     venv = tmp_path / "venv"
     _run(sys.executable, "-m", "venv", "--without-pip", venv)
@@ -43,21 +48,21 @@ def test_the_wheel_installs_three_console_scripts_that_answer_help(tmp_path):
     for script in SCRIPTS:
         done = _run(venv / "bin" / script, "--help", cwd=tmp_path, env=env)
         assert done.stdout.startswith(f"usage: {script}"), done.stdout[:200]
+    code = f"import sys, tfquant_lite.cli; print(tfquant_lite.cli.__file__); {HEAVY}"
+    lite = _run(venv / "bin" / "python", "-c", code, cwd=tmp_path, env=env).stdout.split()
+    assert lite[0].startswith(str(venv)) and " ".join(lite[1:]) == "[]"
 
 
-HELP_WITHOUT_TENSORFLOW = """
+RUN_HELP = """
 import contextlib, io, sys
-from tfquant.cli import export, run, train
-for tool in (train, export, run):
-    with contextlib.redirect_stdout(io.StringIO()) as text:
-        assert tool.main(["--help"]) == 0 and text.getvalue().startswith("usage: tfquant-")
-heavy = sorted({"tensorflow", "keras", "ai_edge_litert", "matplotlib"} & set(sys.modules))
-print(heavy)
-"""
+from tfquant_lite import cli
+with contextlib.redirect_stdout(io.StringIO()) as text:
+    assert cli.main(["--help"]) == 0 and text.getvalue().startswith("usage: tfquant-run")
+""" + HEAVY
 
 
-def test_help_imports_neither_tensorflow_nor_keras():
-    done = _run(sys.executable, "-c", HELP_WITHOUT_TENSORFLOW, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+def test_run_help_imports_neither_tfquant_keras_tensorflow_nor_an_interpreter():
+    done = _run(sys.executable, "-c", RUN_HELP, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.stdout.strip() == "[]"
 
 

@@ -1,14 +1,16 @@
-"""The device core without TensorFlow or Keras: a subprocess whose imports of tensorflow and keras are
-refused by a sys.meta_path hook imports tfquant.tflite, checks, expands and runs committed models on
-LiteRT and TFLite Micro, and runs the runner's main() on them."""
+"""The device core without tfquant, Keras or TensorFlow: a subprocess whose imports of tfquant, tensorflow and
+keras are refused by a sys.meta_path hook imports tfquant_lite, checks, expands and runs committed models on
+LiteRT and TFLite Micro, and runs the runner's main() (tfquant-run) on them."""
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from android_demo.build_demo import DEMO_DIR, read_gallery
+from tfquant_lite import interpreters
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = DEMO_DIR / "models"
@@ -17,15 +19,14 @@ BLOCK = """
 import importlib.abc, sys
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in ('tensorflow', 'keras', 'jax', 'torch'):
+        if name.split('.')[0] in ('tfquant', 'tensorflow', 'keras', 'jax', 'torch'):
             raise ImportError(f'{name} is blocked in this test')
 sys.meta_path.insert(0, Block())
 """
 
 CORE = BLOCK + """
 import json, numpy as np
-import tfquant.tflite as tflite
-from tfquant.tflite import fold, integrity, interpreters, flatbuffer
+from tfquant_lite import flatbuffer, fold, integrity, interpreters
 data = open(MODEL, 'rb').read()
 stamped = integrity.stamp(data, (0.286, 0.353), 'packed-int8')
 x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
@@ -37,8 +38,7 @@ out = {
     'builtin': interpreters.run(stamped, x, 'litert-noxnnpack').tolist(),
     'expanded': interpreters.run(fold.expand(stamped), x, 'litert_noxnnpack').tolist(),
     'tflm': interpreters.run(stamped, x, 'tflite_micro', arena_size=1 << 20).tolist(),
-    'formats': list(tflite.FORMATS),
-    'blocked_loaded': sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras'}),
+    'blocked_loaded': sorted({m.split('.')[0] for m in sys.modules} & {'tfquant', 'tensorflow', 'keras'}),
 }
 print(json.dumps(out))
 """
@@ -61,19 +61,42 @@ def test_device_core_runs_without_tensorflow_or_keras(tmp_path):
     assert litert.shape == (4, 10)
     np.testing.assert_array_equal(expanded, builtin)  # int8 filters folded bit-identically (same kernels)
     np.testing.assert_allclose(tflm, litert, atol=8 / 256)  # int8 kernels differ by a few quanta
-    assert out["formats"] == ["float32", "int8", "int4", "packed", "packed-int8"]
 
 
 def test_runner_main_without_tensorflow_or_keras(tmp_path):
     images, labels = read_gallery(MODELS / "gallery.json")
     np.savez(tmp_path / "g.npz", x=images, y=labels)
-    code = BLOCK + (f"from tfquant.cli import run\nstatus = run.main([{str(MODELS / 'packed.tflite')!r}, "
+    code = BLOCK + (f"from tfquant_lite import cli\nstatus = cli.main([{str(MODELS / 'packed.tflite')!r}, "
                     f"{str(tmp_path / 'g.npz')!r}, '--mean', '0.286', '--std', '0.353', '--json', "
                     f"{str(tmp_path / 'out.json')!r}])\n"
-                    "print(sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras'}))\n"
+                    "print(sorted({m.split('.')[0] for m in sys.modules} & {'tfquant', 'tensorflow', 'keras'}))\n"
                     "sys.exit(status)")
     done = _python(code, tmp_path)
     assert done.stdout.strip().splitlines()[-1] == "[]"
     assert "interpreter litert" in done.stdout and "loaded and expanded" in done.stdout
     result = json.loads((tmp_path / "out.json").read_text())
     assert result["expanded"] and result["accuracy"] >= 0.5
+
+
+def _tflite_runtime_runs_in_a_subprocess():
+    return not interpreters.available("tflite-runtime")  # numpy 2 here: tflite-runtime does not import
+
+
+@pytest.mark.skipif(not _tflite_runtime_runs_in_a_subprocess(), reason="tflite-runtime imports in this process")
+def test_tflite_runtime_python_without_tfquant_lite_is_refused_with_the_fix(tmp_path):
+    """The child imports tfquant_lite as installed in the Python it runs, never from this checkout's path."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True)
+    bare = tmp_path / "bare" / "bin" / "python"
+    with pytest.raises(interpreters.InterpreterUnavailable, match="has no tfquant_lite: install tfquant there"):
+        interpreters.run(MODELS / "packed.tflite", np.zeros((1, 28, 28, 1), np.float32), "tflite-runtime",
+                         python=bare)
+
+
+@pytest.mark.skipif(not _tflite_runtime_runs_in_a_subprocess(), reason="tflite-runtime imports in this process")
+def test_no_tflite_runtime_python_names_the_variable_and_no_module_outside_the_wheel(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFQUANT_TFLITE_RUNTIME_PYTHON", "")
+    monkeypatch.chdir(tmp_path)
+    assert interpreters.tflite_runtime_python() is None
+    with pytest.raises(interpreters.InterpreterUnavailable, match="set TFQUANT_TFLITE_RUNTIME_PYTHON") as caught:
+        interpreters.run(MODELS / "packed.tflite", np.zeros((1, 28, 28, 1), np.float32), "tflite-runtime")
+    assert "export." not in str(caught.value) and "python -m" not in str(caught.value)

@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks.export_models import binarize, odd_shapes_cnn
 from tfquant.tflite import c_array, convert, pack
-from tfquant.tflite import flatbuffer as fb
+from tfquant_lite import flatbuffer as fb
 
 ROOT = Path(__file__).resolve().parents[2]
 STUB = Path(__file__).with_name("tflm_stub")

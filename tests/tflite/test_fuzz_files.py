@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from benchmarks import fuzz_files as fz
-from tfquant.cli import run as runner
-from tfquant.tflite import crash_guard
+from tfquant_lite import cli, crash_guard, runner
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +51,7 @@ def test_an_int8_input_scale_of_nan_or_zero_segfaults_litert_but_is_refused_befo
         for source in (data, mutation(files["packed-int8"].read_bytes(), rng)):
             path.write_bytes(source)
             for flags in ((), ("--trust-foreign",), ("--trust-foreign", "--no-expand")):
-                assert runner.main([str(path), str(images), *flags]) == 2
+                assert cli.main([str(path), str(images), *flags]) == 2
                 err = capsys.readouterr().err
                 assert "quantization scale" in err.splitlines()[-1] or "changed after export" in err, err
 

@@ -10,9 +10,8 @@ import pytest
 import tfquant.tflite as tflite
 from benchmarks.export_models import binarize
 from tests.conftest import small_cnn
-from tfquant.cli import run as runner
-from tfquant.tflite import flatbuffer as fb
-from tfquant.tflite import fold, integrity, interpreters
+from tfquant_lite import cli, fold, integrity, interpreters, runner
+from tfquant_lite import flatbuffer as fb
 
 NORMALIZATION = (0.5, 0.25)
 
@@ -113,7 +112,7 @@ def test_flipped_weight_bytes_are_refused(exported, tmp_path, capsys):
     bad = tmp_path / "damaged.tflite"
     bad.write_bytes(damaged)
     np.savez(tmp_path / "x.npz", x=np.zeros((2, 28, 28), np.uint8))
-    assert runner.main([str(bad), str(tmp_path / "x.npz")]) == 2
+    assert cli.main([str(bad), str(tmp_path / "x.npz")]) == 2
     err = capsys.readouterr().err
     assert err.count("error:") == 1 and "changed after export" in err and "Traceback" not in err
 
@@ -143,7 +142,7 @@ def test_too_small_tflm_arena_is_an_error_not_a_crash(exported, tmp_path, capsys
             interpreters.open_session(data, "tflm", arena_size=size)
     assert interpreters.open_session(data, "tflm", arena_size=minimum).run(sample[None]).shape == (1, 4)
     np.savez(tmp_path / "x.npz", x=np.zeros((2, 28, 28), np.uint8))
-    assert runner.main([str(exported[0]), str(tmp_path / "x.npz"), "--interpreter", "tflm", "--arena-kb", "1"]) == 2
+    assert cli.main([str(exported[0]), str(tmp_path / "x.npz"), "--interpreter", "tflm", "--arena-kb", "1"]) == 2
     err = capsys.readouterr().err
     assert err.count("error:") == 1 and "--arena-kb" in err and "Traceback" not in err
 

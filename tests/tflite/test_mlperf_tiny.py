@@ -8,7 +8,8 @@ from benchmarks import mlperf_tiny
 from benchmarks.mlperf_tiny_lut import binary_filters, compress_binary
 from benchmarks.mlperf_tiny_models import binarize_per_layer, settle_batch_norms
 from benchmarks.mlperf_tiny_tflm import arena_used_bytes, outputs
-from tfquant.tflite import convert, interpreters
+from tfquant.tflite import convert
+from tfquant_lite import interpreters
 
 
 def _int8(layers, input_shape, dense, seed=0):

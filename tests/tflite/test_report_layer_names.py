@@ -14,7 +14,6 @@ from tfquant.tflite import layer_names
 ROOT = Path(__file__).resolve().parents[2]
 EXPORT_IN_A_NEW_PROCESS = """
 import json, sys, keras, tfquant, tfquant.tflite
-tfquant.register()
 model = keras.models.load_model(sys.argv[1], compile=False)
 calibration = tfquant.tflite.load_calibration(sys.argv[3])
 report = tfquant.tflite.export(model, None, format=sys.argv[2], calibration=calibration)

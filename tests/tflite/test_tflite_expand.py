@@ -5,9 +5,10 @@ import pytest
 
 import tfquant.tflite as tflite
 from benchmarks.export_models import binarize, odd_shapes_cnn
-from tfquant.tflite import convert, interpreters, pack
-from tfquant.tflite import flatbuffer as fb
+from tfquant.tflite import convert, pack
 from tfquant.tflite.filters import filters
+from tfquant_lite import flatbuffer as fb
+from tfquant_lite import interpreters
 
 UNPACK_OPS = {"CAST", "ADD", "GATHER", "RESHAPE", "SLICE", "MUL"}
 

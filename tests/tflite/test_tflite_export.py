@@ -6,7 +6,7 @@ import pytest
 import tfquant
 import tfquant.tflite as tflite
 from benchmarks.export_models import binarize, conv1d_net, odd_shapes_cnn
-from tfquant.tflite import interpreters
+from tfquant_lite import interpreters
 
 
 def _inputs(shape, n=24, seed=1):

@@ -6,9 +6,10 @@ from tensorflow.lite.python import schema_py_generated as schema
 
 import tfquant.tflite as tflite
 from benchmarks.export_models import binarize, odd_shapes_cnn
-from tfquant.tflite import convert, flatbuffer, hazards
+from tfquant.tflite import convert, hazards
 from tfquant.tflite.filters import filters
 from tfquant.tflite.verify import verify
+from tfquant_lite import flatbuffer
 
 
 @pytest.fixture(scope="module")

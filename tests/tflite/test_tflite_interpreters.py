@@ -4,7 +4,8 @@ import pytest
 
 import tfquant.tflite as tflite
 from benchmarks.export_models import binarize, odd_shapes_cnn
-from tfquant.tflite import c_array, interpreters
+from tfquant.tflite import c_array
+from tfquant_lite import interpreters
 
 IN_PROCESS = ["litert", "litert-noxnnpack", "tf.lite"]
 

@@ -43,7 +43,8 @@ def test_large_filter_is_rebuilt_in_chunks_with_a_smaller_arena():
     import keras
 
     from benchmarks.mlperf_tiny_models import binarize_per_layer, settle_batch_norms
-    from tfquant.tflite import convert, interpreters
+    from tfquant.tflite import convert
+    from tfquant_lite import interpreters
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input((8, 8, 16))

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from tfquant.tflite import flatbuffer as fb
-from tfquant.tflite import interpreters, packed_tflm, requantize, tflm_ops
+from tfquant.tflite import packed_tflm, requantize
+from tfquant_lite import interpreters, tflm_ops
 
 S = fb.schema
 ARENA = 1 << 20

@@ -17,9 +17,9 @@ import warnings
 from pathlib import Path
 
 from tfquant.cli import common
-from tfquant.files import staged as staged_outputs
 from tfquant.tflite.formats import INT8_FORMATS  # the formats table: cheap to import, no TensorFlow
 from tfquant.tflite.formats import NAMES as FORMATS
+from tfquant_lite.files import staged as staged_outputs
 
 
 def build_parser():
@@ -96,10 +96,7 @@ def load_model(path):
     """The Keras model in `path`, without its optimizer, tfquant's classes registered."""
     import keras
 
-    import tfquant
-    import tfquant.models  # registers the zoo's own layers (ShortcutA)
-
-    tfquant.register()
+    import tfquant.models  # noqa: F401  (importing tfquant registers its classes; models the zoo's ShortcutA)
 
     try:
         return keras.models.load_model(path, compile=False)
@@ -117,7 +114,6 @@ def _main(args):
                               "activation ranges), or choose --format float32 or packed")
     import json
 
-    common.import_tensorflow(args.verbose)
     import tfquant.tflite as tflite
 
     try:

@@ -5,7 +5,7 @@ Drawn with matplotlib's object API (no pyplot, no display backend) and written a
 
 from matplotlib.figure import Figure
 
-from tfquant.files import replace_with
+from tfquant_lite.files import replace_with
 
 
 def _save(fig, path):

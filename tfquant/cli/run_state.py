@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from tfquant.cli.common import BadInput
-from tfquant.files import replace_with, write_text
+from tfquant_lite.files import replace_with, write_text
 
 CHECKPOINT, PROGRESS, START = "checkpoint.keras", "progress.json", "start_weights.npz"
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from tfquant.cli import common
 
 # The names of tfquant.models.MODELS and tfquant.data.DATASETS (tests keep them equal): listed here so that
-# --help and argument errors answer without importing Keras and TensorFlow.
+# --help and argument errors answer before the zoo and the data pipelines are imported.
 MODELS = ("vgg9", "vgg_bc", "resnet56", "wrn56_2", "resnet18", "small_cnn")
 WIDTH_MODELS = ("vgg9", "vgg_bc")
 DATASETS = ("fashion_mnist", "cifar10", "cifar100", "imagenet")
@@ -144,7 +144,6 @@ def config(args):
 
 def train(args):
     """Train (or resume) as `args` say; returns the history (a list of per-epoch dicts)."""
-    common.import_tensorflow(getattr(args, "verbose", False))  # before Keras: its start-up banners dropped
     from tfquant.cli import training
 
     return training.train(args, drop_epochs(args), config(args))

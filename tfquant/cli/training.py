@@ -12,7 +12,7 @@ from tfquant import models
 from tfquant.callbacks import QuantizationMonitor
 from tfquant.cli import plots, run_state
 from tfquant.cli.common import BadInput
-from tfquant.files import replace_with, write_text
+from tfquant_lite.files import replace_with, write_text
 
 QUANTIZED = {("bc", "adam"): tfquant.BCAdam, ("sr", "adam"): tfquant.SRAdam, ("r", "adam"): tfquant.RAdam,
              ("bc", "sgd"): tfquant.BCSGD, ("sr", "sgd"): tfquant.SRSGD, ("r", "sgd"): tfquant.RSGD}

@@ -16,12 +16,13 @@ says why; `strict=True` makes a conv-like filter left that way an error. Every f
 SHA-256 over all its bytes with its input normalisation and format (`integrity.py`), and is verified on
 LiteRT against the Keras model before it is written (`verify.py` gives the limits).
 
-The device core needs numpy, flatbuffers and an interpreter, never TensorFlow: `flatbuffer` (read and
-write files), `fold` (`expand(model_bytes)` folds a packed file's unpacking back into constant filters at
-load), `integrity` (check a file before running it: its stamp, `soundness` for foreign files,
-`crash_guard` to try one in a child process) and `interpreters` (LiteRT, tflite-runtime, TFLite
-Micro, tf.lite behind one API). Importing this package imports none of them: each loads on first use,
-and TensorFlow only when `export` converts.
+The device core is its own package, `tfquant_lite` (numpy, flatbuffers and an interpreter, never Keras or
+TensorFlow): `flatbuffer` (read and write files), `fold` (`expand(model_bytes)` folds a packed file's
+unpacking back into constant filters at load), `integrity` (check a file before running it: its stamp,
+`soundness` for foreign files, `crash_guard` to try one in a child process) and `interpreters` (LiteRT,
+tflite-runtime, TFLite Micro, tf.lite behind one API). This package's old names for them
+(`tfquant.tflite.integrity`, `tfquant.tflite.expand`, ...) still answer, with the `tfquant_lite` modules.
+Submodules load on first use, and TensorFlow only when `export` converts.
 """
 import importlib
 
@@ -29,9 +30,11 @@ from .errors import ExportError, VerificationError
 from .formats import INT8_FORMATS
 from .formats import NAMES as FORMATS
 
-_SUBMODULES = ("arrays", "binary_kernels", "c_array", "calibration", "convert", "crash_guard", "exporter", "filters",
-               "flatbuffer", "fold", "formats", "hazards", "int4", "integrity", "interpreters", "layer_names",
-               "normalization", "pack", "report", "soundness", "states", "verify")
+_SUBMODULES = ("binary_kernels", "c_array", "calibration", "convert", "exporter", "filters", "formats", "hazards",
+               "int4", "layer_names", "pack", "report", "verify")
+# the device core's modules, in tfquant_lite since it became its own package: served here under their old names
+_DEVICE_MODULES = ("arrays", "crash_guard", "flatbuffer", "fold", "integrity", "interpreters", "liveness",
+                   "normalization", "soundness", "states")
 _ATTRIBUTES = {"export": "exporter", "ExportWarning": "exporter", "expand": "fold", "report_text": "report",
                "validate_calibration": "calibration", "load_calibration": "calibration",
                "DamagedModel": "integrity", "check_file": "integrity"}
@@ -39,15 +42,19 @@ _RENAMED = {"report_text": "to_text", "validate_calibration": "validate", "load_
             "check_file": "check"}
 
 __all__ = ["export", "expand", "FORMATS", "INT8_FORMATS", "ExportError", "VerificationError", "ExportWarning",
-           "report_text", "validate_calibration", "load_calibration", "DamagedModel", "check_file", *_SUBMODULES]
+           "report_text", "validate_calibration", "load_calibration", "DamagedModel", "check_file", *_SUBMODULES,
+           *_DEVICE_MODULES]
+
+
+def _module(name):
+    return importlib.import_module(f"tfquant_lite.{name}" if name in _DEVICE_MODULES else f"{__name__}.{name}")
 
 
 def __getattr__(name):
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
+    if name in _SUBMODULES or name in _DEVICE_MODULES:
+        return _module(name)
     if name in _ATTRIBUTES:
-        module = importlib.import_module(f"{__name__}.{_ATTRIBUTES[name]}")
-        return getattr(module, _RENAMED.get(name, name))
+        return getattr(_module(_ATTRIBUTES[name]), _RENAMED.get(name, name))
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

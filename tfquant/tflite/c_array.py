@@ -18,9 +18,9 @@ headroom on top, which `arena_headroom` adds.
 import pathlib
 import re
 
-from ..files import write_text
-from . import flatbuffer as fb
-from .tflm_ops import OP_NAME as BINARY_OP
+from tfquant_lite import flatbuffer as fb
+from tfquant_lite.files import write_text
+from tfquant_lite.tflm_ops import OP_NAME as BINARY_OP
 
 # TFLM's MicroMutableOpResolver method names that plain CamelCase of the builtin name does not give.
 _METHOD_NAMES = {"BATCH_TO_SPACE_ND": "AddBatchToSpaceNd", "SPACE_TO_BATCH_ND": "AddSpaceToBatchNd",

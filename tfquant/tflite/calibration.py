@@ -15,7 +15,8 @@ runs on inputs the converter did not calibrate on.
 """
 import numpy as np
 
-from . import arrays
+from tfquant_lite import arrays
+
 from .errors import ExportError
 
 HELD_OUT_SAMPLES = 64

@@ -9,8 +9,9 @@ Full-integer int8 uses per-channel int8 filters (symmetric: a `±s_c` binary cha
 import contextlib
 import io
 
+from tfquant_lite.interpreters import silenced
+
 from .errors import ExportError
-from .interpreters import silenced
 
 
 def input_shape(model):

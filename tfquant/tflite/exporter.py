@@ -14,22 +14,23 @@ Steps, each refusing with a clear error before anything is written:
 6. verification on LiteRT against Keras (`verify.py`), on the calibration's first inputs and on
    held-out inputs drawn to match its statistics (`calibration.held_out`), so a degenerate calibration
    cannot pass on itself;
-7. the file, written atomically (`tfquant.files`), and optionally a C array for TFLite Micro.
+7. the file, written atomically (`tfquant_lite.files`), and optionally a C array for TFLite Micro.
 """
 import dataclasses
 import warnings
 
 import numpy as np
 
-from tfquant import files, grids
+from tfquant import grids
 from tfquant.summary import kernel_grids
+from tfquant_lite import files, integrity, interpreters
+from tfquant_lite.flatbuffer import read
 
-from . import c_array, convert, hazards, integrity, interpreters, layer_names, report, verify
+from . import c_array, convert, hazards, layer_names, report, verify
 from .calibration import held_out
 from .calibration import validate as validate_calibration
 from .errors import ExportError, VerificationError
 from .filters import CONV_OPS, filters
-from .flatbuffer import read
 from .formats import lookup
 
 VERIFY_SAMPLES = 64
@@ -112,7 +113,7 @@ def export(model, path=None, format="packed", calibration=None, strict=False, sa
     c_array_path: also write the file as C++ (`.cc` + `.h`) for TFLM firmware, the array named `c_name`
       (`c_array.py`: the header declares its arena size and registers exactly the model's ops).
     Returns the `report.ExportReport` (see `report.py`); raises ExportError, VerificationError or
-    tfquant.files.UnwritableOutput.
+    tfquant_lite.files.UnwritableOutput.
     """
     fmt = _format(format)
     _check_model(model)

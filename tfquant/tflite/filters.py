@@ -10,7 +10,7 @@ import dataclasses
 
 import numpy as np
 
-from . import flatbuffer as fb
+from tfquant_lite import flatbuffer as fb
 
 
 @dataclasses.dataclass(frozen=True)

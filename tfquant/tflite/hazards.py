@@ -4,7 +4,8 @@
   point -6, which TFLite Micro ran and answered with garbage.
 - INT4 filters read with float activations: NaNs or a segfault on tflite-runtime 2.14.
 """
-from . import flatbuffer as fb
+from tfquant_lite import flatbuffer as fb
+
 from .errors import ExportError
 from .filters import OPS
 

@@ -9,7 +9,8 @@ are rewritten: an INT4 filter with float activations gave NaNs or crashes on tfl
 """
 import numpy as np
 
-from . import flatbuffer as fb
+from tfquant_lite import flatbuffer as fb
+
 from .binary_kernels import int8_grid
 from .filters import OPS, filters
 

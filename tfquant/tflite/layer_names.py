@@ -17,8 +17,8 @@ candidate is left.
 import numpy as np
 
 from tfquant import kernels as kernel_table
+from tfquant_lite import flatbuffer as fb
 
-from . import flatbuffer as fb
 from .filters import OPS, filters
 
 

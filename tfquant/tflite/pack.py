@@ -30,10 +30,10 @@ conv layer) and the empty buffers of computed tensors.
 import numpy as np
 
 from tfquant import grids
+from tfquant_lite import flatbuffer as fb
+from tfquant_lite.liveness import live_bytes, tensor_bytes
 
-from . import flatbuffer as fb
 from .filters import OPS, filters
-from .liveness import live_bytes, tensor_bytes
 
 OP = fb.schema.BuiltinOperator
 TT = fb.schema.TensorType

@@ -16,11 +16,12 @@ Only TFLite Micro with the op registered runs the file (LiteRT has no such op).
 """
 import numpy as np
 
-from . import flatbuffer as fb
+from tfquant_lite import flatbuffer as fb
+from tfquant_lite.tflm_ops import OP_NAME
+
 from .filters import OPS, filters
 from .pack import _compact, binary_scales
 from .requantize import activation_range, channel_multipliers
-from .tflm_ops import OP_NAME
 
 OP = fb.schema.BuiltinOperator
 TT = fb.schema.TensorType

@@ -16,9 +16,8 @@ import collections.abc
 import dataclasses
 import json
 
-from tfquant import files
-
-from . import flatbuffer as fb
+from tfquant_lite import files
+from tfquant_lite import flatbuffer as fb
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,7 +178,7 @@ def build(fmt, model_bytes, float32_bytes, records, sources, descriptions, verif
 
 
 def to_json(report, path):
-    """Write `report` (an `ExportReport`) as JSON to `path`, atomically (`tfquant.files`)."""
+    """Write `report` (an `ExportReport`) as JSON to `path`, atomically (`tfquant_lite.files`)."""
     files.write_text(path, json.dumps(report.to_dict(), indent=2))
 
 

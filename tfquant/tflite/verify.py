@@ -19,8 +19,9 @@ Micro (its custom op runs nowhere else), against the int8 file on TFLite Micro.
 """
 import numpy as np
 
-from . import interpreters
-from .errors import VerificationError
+from tfquant_lite import interpreters
+
+from .errors import ExportError, VerificationError
 
 FLOAT_RTOL = 1e-4
 PACKED_RTOL = 1e-5
@@ -57,7 +58,10 @@ def _runner(interpreter):
     LiteRT (its builtin kernels for the comparison), or TFLite Micro in a generous fixed arena."""
     if interpreter == "tflm":
         def on_tflm(model_bytes, inputs):
-            return interpreters.run(model_bytes, inputs, "tflm", arena_size=TFLM_ARENA)
+            try:
+                return interpreters.run(model_bytes, inputs, "tflm", arena_size=TFLM_ARENA)
+            except interpreters.InterpreterUnavailable as error:  # e.g. the 1-bit op's library cannot be built
+                raise ExportError(f"cannot verify the file on TFLite Micro: {error}") from None
         return on_tflm, on_tflm
     return (lambda m, x: interpreters.run(m, x, interpreter)), (lambda m, x: interpreters.run(m, x, "litert-noxnnpack"))
 

@@ -1,19 +1,20 @@
-"""tfquant-run: classify images with a .tflite model on whatever interpreter a device has; accuracy, latency.
+"""The on-device runner's core (`tfquant-run`, `tfquant_lite.cli`): load the inputs, check the file, run it.
 
-    tfquant-run MODEL.tflite DATA.npz                    # x: (N, H, W[, C]) 8-bit pixels, y: labels (optional)
-    tfquant-run MODEL.tflite a.png b.png c.npy           # single images (8-bit PNG, .npy)
-    tfquant-run MODEL.tflite DATA.npz --interpreter tflm --arena-kb 256 --limit 200
+    result = run("model.tflite", images, labels)    # images: (N, H, W[, C]) 8-bit pixels
+    result["accuracy"], result["latency_ms"]["p50"], result["predictions"]
 
-Needs numpy, flatbuffers and ONE interpreter (no TensorFlow, no Keras); ``--interpreter auto`` takes the
+Needs numpy, flatbuffers and ONE interpreter (no TensorFlow, no Keras); ``interpreter="auto"`` takes the
 first that imports of litert (ai-edge-litert), tflite-runtime (needs numpy<2) and tflm (tflite-micro).
+Inputs: one ``.npz`` (``x`` images, optional ``y`` labels) or image files (8-bit PNG decoded by `png`, ``.npy``
+read by `arrays`).
 
-Before running, the file is checked (`tfquant.tflite.integrity`): its size (before it is read), the "TFL3"
+Before running, the file is checked (`integrity`): its size (before it is read), the "TFL3"
 identifier, its soundness (structure, op codes, shapes, quantization scales and zero points, names), and
 the stamp tfquant-export writes, a SHA-256 of every byte of the file: a file changed after export is
-refused. A foreign file (no stamp, or ``--trust-foreign``) is also tried once in a forked child, so that an
-interpreter crash becomes a refusal; nothing vouches for what it computes.
+refused. A foreign file (no stamp, or ``trust_foreign``) is also tried once in a forked child
+(`crash_guard`), so that an interpreter crash becomes a refusal; nothing vouches for what it computes.
 Preprocessing: pixels ``p`` in 0..255 become ``x = (p / 255 - mean) / std`` (float32, NHWC), with mean
-and std from the file's metadata (written by tfquant-export), overridden by --mean/--std; a file that
+and std from the file's metadata (written by tfquant-export), overridden by ``mean``/``std``; a file that
 records none gets ``x = p / 255`` and a warning. A quantized input tensor (scale ``s``, zero point
 ``z``) gets ``q = clip(round(x / s) + z)``; a quantized output is read back as ``(q - z) * s``. The class
 probabilities are the output when it already is a distribution (non-negative, sums to 1),
@@ -21,27 +22,22 @@ probabilities are the output when it already is a distribution (non-negative, su
 alone, after one warm-up call, as percentiles p50/p90/p99 in milliseconds.
 
 Packed files (1-bit filters unpacked in the graph) are expanded at load by default on every interpreter
-but TFLite Micro (`tfquant.tflite.fold`): their convs then run on XNNPACK at int8/float32 speed, in
-int8/float32 memory. ``--no-expand`` keeps the in-graph unpacking (the microcontroller's memory
-profile); ``--expand`` forces it on TFLite Micro too.
-Exit status: 0 done, 2 bad input (one ``error:`` line that says what and how to fix it), 3 a defect of
-tfquant (it says so).
+but TFLite Micro (`fold`): their convs then run on XNNPACK at int8/float32 speed, in int8/float32
+memory; ``expand=False`` keeps the in-graph unpacking (the microcontroller's memory profile), ``True``
+forces it on TFLite Micro too. Bad input raises `RunnerError`, a `cli_common.BadInput` whose message names
+the problem and the fix.
 """
-import argparse
-import json
 import os
 import platform
-import sys
 import time
 import warnings
 
 import numpy as np
 
-from tfquant import files
-from tfquant.cli import common, png
-from tfquant.tflite import arrays, crash_guard, interpreters
-from tfquant.tflite import normalization as norm
-from tfquant.tflite.states import Integrity
+from . import arrays, crash_guard, interpreters, png
+from . import normalization as norm
+from .cli_common import BadInput
+from .states import Integrity
 
 AUTO_ORDER = ("litert", "tflite-runtime", "tflm")
 DEFAULT_ARENA_KB = 2048
@@ -51,7 +47,7 @@ MAX_THREADS = 4 * (os.cpu_count() or 1)
 FLATBUFFER_MAX = 2**31 - 1  # a flatbuffer addresses at most 2 GiB (tfquant writes no buffers after it)
 
 
-class RunnerError(common.BadInput):
+class RunnerError(BadInput):
     """Bad input for the runner: the message names the problem and the fix."""
 
 
@@ -170,7 +166,7 @@ def check_pixels(images):
 def check_model(data, source, trust_foreign=False):
     """Integrity check of the model's bytes (`integrity.check`); returns (metadata dict, note or None)."""
     try:
-        from tfquant.tflite import integrity
+        from . import integrity
     except ImportError as error:  # a device without flatbuffers or a TFLite schema: check what the bytes allow
         if len(data) < 8 or data[4:8] != b"TFL3":
             raise RunnerError(f"{source} is not a TFLite model (file identifier {bytes(data[4:8])!r}, "
@@ -227,7 +223,7 @@ def choose_interpreter(interpreter="auto"):
         try:
             interpreters.load_module(names[0])
         except interpreters.InterpreterUnavailable as error:
-            hint = (" (or run this tool with .venv-tflite-runtime/bin/python -m tfquant.cli.run)"
+            hint = (" (or run this tool with the Python of a venv that has it: `python -m tfquant_lite.cli`)"
                     if names[0] == "tflite-runtime" else "")
             raise RunnerError(f"{error}{hint}") from error
     raise RunnerError(f"no usable TFLite interpreter ({', '.join(names)} do not import); install one: "
@@ -248,7 +244,7 @@ def open_interpreter(model, name, threads=1, arena_kb=DEFAULT_ARENA_KB, quiet=Tr
 
 
 def _expanded(data, source):
-    from tfquant.tflite import fold
+    from . import fold
     try:
         return fold.expand(data)
     except Exception as error:  # noqa: BLE001 - a file the folder cannot handle: say so, keep the traceback for --debug
@@ -263,7 +259,7 @@ def _is_packed(record, data):
         return False
     if record.get("format"):
         return str(record["format"]).startswith("packed")
-    from tfquant.tflite import flatbuffer as fb
+    from . import flatbuffer as fb
     model = fb.read(data)
     return any(fb.op_name(model, op) == "GATHER" for op in model.subgraphs[0].operators)
 
@@ -394,88 +390,3 @@ def run(model_path, images, labels=None, interpreter="auto", mean=None, std=None
         "latency_ms": {"p50": float(np.percentile(times_ms, 50)), "p90": float(np.percentile(times_ms, 90)),
                        "p99": float(np.percentile(times_ms, 99)), "mean": float(times_ms.mean())},
     }
-
-
-# ------------------------------------------------------------------------------------------------ CLI
-
-def _interpreter_name(text):
-    """--interpreter: 'auto' or any spelling of an interpreter, as its one name."""
-    if text == "auto":
-        return text
-    try:
-        return interpreters.canonical(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def build_parser():
-    parser = common.ArgumentParser(prog="tfquant-run", description=__doc__.split("\n\n")[0],
-                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("model", type=common.existing_file, help=".tflite file")
-    parser.add_argument("inputs", nargs="+", type=common.existing_file,
-                        help="one .npz (x: 8-bit pixels, y: labels) or image files (.png, .npy)")
-    parser.add_argument("--interpreter", default="auto", type=_interpreter_name,
-                        choices=("auto", *interpreters.INTERPRETERS),
-                        help="which interpreter runs the model (other spellings accepted, e.g. tflite_runtime); "
-                             f"auto: the first of {', '.join(AUTO_ORDER)} that imports")
-    parser.add_argument("--mean", type=common.normalization_mean, default=None,
-                        help="normalisation mean of p/255 (default: the file's metadata, else 0)")
-    parser.add_argument("--std", type=common.normalization_std, default=None,
-                        help="normalisation standard deviation of p/255, > 0 (default: the file's metadata, else 1)")
-    parser.add_argument("--threads", type=common.bounded_int(1, MAX_THREADS), default=1,
-                        help=f"interpreter threads (not TFLM), 1..{MAX_THREADS}: 4 per core, since more only adds "
-                             "contention (and LiteRT crashes on absurd counts)")
-    parser.add_argument("--trust-foreign", action="store_true",
-                        help="run a file whose tfquant stamp does not match (edited, or re-quantized by another "
-                             "tool) as a foreign file: checked for soundness only")
-    parser.add_argument("--arena-kb", type=common.positive_int, default=DEFAULT_ARENA_KB,
-                        help="TFLite Micro tensor arena in KiB (a too-small arena is an error naming the minimum)")
-    parser.add_argument("--limit", type=common.positive_int, default=None, help="use only the first N images")
-    parser.add_argument("--show", type=common.non_negative_int, default=10, help="print the first N predictions")
-    expand = parser.add_mutually_exclusive_group()
-    expand.add_argument("--expand", dest="expand", action="store_true", default=None,
-                        help="fold packed filters into constants at load (default on every interpreter but tflm)")
-    expand.add_argument("--no-expand", dest="expand", action="store_false",
-                        help="keep a packed file's in-graph unpacking (the microcontroller's memory profile)")
-    parser.add_argument("--json", type=common.output_file, default=None,
-                        help="also write the result (predictions, probabilities, ...) to this file")
-    return common.add_common_arguments(parser)
-
-
-def _main(args):
-    if args.json is not None:
-        common.check_outputs([(args.json, "--json")],
-                             [(args.model, "the model")] + [(path, "an input") for path in args.inputs])
-    images, labels = load_inputs(args.inputs)
-    if args.limit is not None:
-        images, labels = images[:args.limit], (None if labels is None else labels[:args.limit])
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RunnerWarning)
-        result = run(args.model, images, labels, args.interpreter, args.mean, args.std, args.threads,
-                     args.arena_kb, expand=args.expand, quiet=not args.verbose, trust_foreign=args.trust_foreign)
-    for warning in caught:
-        print(f"warning: {' '.join(str(warning.message).split())}", file=sys.stderr)
-    norm = result["normalization"]
-    print(f"model {args.model} ({os.path.getsize(args.model)} bytes, checksum {result['integrity']}), "
-          f"interpreter {result['interpreter']}, {result['n']} images"
-          + (f", loaded and expanded in {result['load_ms']:.1f} ms" if result["expanded"] else ""))
-    print(f"input x = (p/255 - {norm['mean']}) / {norm['std']}  ({norm['source']})")
-    for i in range(min(args.show, result["n"])):
-        label = "" if labels is None else f"  label {labels[i]}"
-        print(f"  [{i}] class {result['predictions'][i]}  p={result['probabilities'][i].max():.3f}{label}")
-    if result["accuracy"] is not None:
-        print(f"accuracy {result['accuracy']:.4f}")
-    lat = result["latency_ms"]
-    print(f"latency ms  p50 {lat['p50']:.3f}  p90 {lat['p90']:.3f}  p99 {lat['p99']:.3f}")
-    if args.json:
-        files.write_text(args.json, json.dumps({k: v.tolist() if isinstance(v, np.ndarray) else v
-                                                for k, v in result.items()}))
-
-
-def main(argv=None):
-    """Run the runner on `argv`; returns the exit status (see the module docstring)."""
-    return common.run(_main, build_parser(), argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,9 +11,10 @@ the benchmarks and the on-device runner (`tfquant-run`) share it. Interpreters, 
 - "litert": LiteRT (`ai_edge_litert`) with its default XNNPACK delegate;
 - "litert-noxnnpack": LiteRT's builtin kernels only;
 - "tflite-runtime": `tflite-runtime` 2.14. It fails under numpy 2, so where it does not import (this
-  project's own environment), `run` runs it in its own virtual environment, in a subprocess: its Python
-  is `$TFQUANT_TFLITE_RUNTIME_PYTHON`, else `.venv-tflite-runtime/bin/python` under the current directory
-  (`python -m export._tflite_runtime_venv` makes it);
+  project's own environment), `run` runs it in another Python, in a subprocess: `python=` (a path), else
+  `$TFQUANT_TFLITE_RUNTIME_PYTHON`, else `.venv-tflite-runtime/bin/python` under the current directory
+  (the venv a checkout's `make setup` creates). That Python needs numpy<2, tflite-runtime and this
+  package installed (`pip install --no-deps tfquant`); the child runs `python -m tfquant_lite.interpreters`;
 - "tflm": TensorFlow Lite Micro through the `tflite-micro` package, in an arena of `arena_size` bytes.
   TFLM can crash (SIGSEGV) instead of failing when the arena is too small, so every arena is first
   tried in a forked child (`tflm_runs`): a too-small arena is a `ArenaTooSmall` error, never a crash;
@@ -272,42 +273,50 @@ def tflm_min_arena(model, sample, upper=64 << 20):
 
 # ------------------------------------------------------------------------- tflite-runtime in its own venv
 
-def tflite_runtime_python():
-    """Path of the tflite-runtime venv's Python, or None when that venv does not exist."""
-    path = pathlib.Path(os.environ.get("TFQUANT_TFLITE_RUNTIME_PYTHON",
-                                       pathlib.Path.cwd() / TFLITE_RUNTIME_VENV / "bin" / "python"))
+def tflite_runtime_python(python=None):
+    """Path of the Python that runs tflite-runtime (`python`, else `$TFQUANT_TFLITE_RUNTIME_PYTHON`, else
+    `TFLITE_RUNTIME_VENV`/bin/python under the current directory), or None when it does not exist."""
+    path = pathlib.Path(python or os.environ.get("TFQUANT_TFLITE_RUNTIME_PYTHON")
+                        or pathlib.Path.cwd() / TFLITE_RUNTIME_VENV / "bin" / "python")
     return path if path.exists() else None
 
 
-def _run_in_tflite_runtime_venv(model, inputs, num_threads=1):
-    """`run(model, inputs, "tflite-runtime")` in the venv's Python (this module, run as a script there)."""
-    python = tflite_runtime_python()
-    if python is None:
+def _run_in_tflite_runtime_venv(model, inputs, num_threads=1, python=None):
+    """`run(model, inputs, "tflite-runtime")` in tflite-runtime's Python (`tflite_runtime_python`), where this
+    module runs as `python -m tfquant_lite.interpreters`: installed there, never taken from this process's path."""
+    path = tflite_runtime_python(python)
+    if path is None:
         raise InterpreterUnavailable(
-            f"tflite-runtime does not import here (it needs numpy<2) and there is no {TFLITE_RUNTIME_VENV} "
-            "venv; create it with `python -m export._tflite_runtime_venv` or set TFQUANT_TFLITE_RUNTIME_PYTHON")
-    package_root = pathlib.Path(__file__).resolve().parents[2]
+            f"tflite-runtime does not import here (it needs numpy<2) and no Python that has it was given: set "
+            f"TFQUANT_TFLITE_RUNTIME_PYTHON to the Python of a venv with `pip install 'numpy<2' tflite-runtime` "
+            f"and `pip install --no-deps tfquant` (a checkout's `make setup` makes {TFLITE_RUNTIME_VENV})")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
         (tmp / "model.tflite").write_bytes(model_bytes(model))
         np.save(tmp / "inputs.npy", inputs)
-        done = subprocess.run([str(python), "-m", "tfquant.tflite.interpreters", str(tmp / "model.tflite"),
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        done = subprocess.run([str(path), "-m", "tfquant_lite.interpreters", str(tmp / "model.tflite"),
                                str(tmp / "inputs.npy"), str(tmp / "outputs.npy"), str(num_threads)],
-                              capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(package_root)})
+                              capture_output=True, text=True, cwd=tmp, env=env)
         if done.returncode != 0:
             lines = (done.stderr.strip() or f"exit code {done.returncode}").splitlines()
+            if "No module named 'tfquant_lite'" in lines[-1]:
+                raise InterpreterUnavailable(f"{path} has no tfquant_lite: install tfquant there without its "
+                                             f"dependencies, `{path} -m pip install --no-deps tfquant` (the same "
+                                             "wheel, or `-e .` in a checkout)")
             raise RuntimeError(f"tflite-runtime failed: {lines[-1]}")
         return np.load(tmp / "outputs.npy")
 
 
-def run(model, inputs, interpreter="litert", num_threads=1, arena_size=None):
+def run(model, inputs, interpreter="litert", num_threads=1, arena_size=None, python=None):
     """Outputs of `model` (bytes or .tflite path) on `interpreter` for float `inputs` of shape (N, ...).
 
-    tflm: `arena_size` bytes, default the minimum `tflm_min_arena` finds."""
+    tflm: `arena_size` bytes, default the minimum `tflm_min_arena` finds. tflite-runtime where it does not
+    import here: run by the Python `python` (see `tflite_runtime_python`), in a subprocess."""
     name = canonical(interpreter)
     inputs = np.asarray(inputs, dtype=np.float32)
     if name == "tflite-runtime" and not available(name):
-        return _run_in_tflite_runtime_venv(model, inputs, num_threads)
+        return _run_in_tflite_runtime_venv(model, inputs, num_threads, python)
     if name == "tflm" and arena_size is None:
         arena_size = tflm_min_arena(model, inputs[0])
     return open_session(model, name, num_threads, arena_size).run(inputs)

@@ -13,9 +13,9 @@ import pathlib
 import shutil
 import subprocess
 
-from .errors import ExportError
+from .interpreters import InterpreterUnavailable
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "firmware" / "tfquant_binary_ops"
 LIBRARY = pathlib.Path(os.environ.get("TFQUANT_TFLM_OPS_LIBRARY",
                                       ROOT / "build" / "tfquant_binary_ops" / "libtfquant_binary_ops.so"))
@@ -26,9 +26,9 @@ PROBE_REGISTERER = "tfquant_abi_probe_registerer"
 _loaded = {}
 
 
-class KernelUnavailable(ExportError, RuntimeError):
-    """The TFQUANT_BINARY library cannot be built or loaded here (an ExportError: a packed-tflm export
-    cannot be verified; a RuntimeError: a runner cannot open the file)."""
+class KernelUnavailable(InterpreterUnavailable):
+    """The TFQUANT_BINARY library cannot be built or loaded here: TFLite Micro cannot open a packed-tflm file
+    (the runner refuses it with this message; the exporter turns it into an ExportError)."""
 
 
 def _stale():
