@@ -92,6 +92,7 @@ def _arms():
         # on top of the winner (issue 20.1, second round): a lower learning rate under the same cosine schedule
         "BC-ADAM first conv float, cosine+warm-up, lr 0.005": replace(first, schedule="cosine", lr=0.005),
         "BC-ADAM first conv float, cosine+warm-up, lr 0.02": replace(first, schedule="cosine", lr=0.02),
+        "BC-ADAM first conv float, cosine+warm-up, 10 epochs": replace(first, schedule="cosine", epochs=10),
     }
 
 

@@ -109,7 +109,7 @@ def test_publish_writes_stamped_demo_models_and_the_results_section(quick_run, t
     assert f"published: {tmp_path / 'demo'} and {results}" in capsys.readouterr().out
 
     published = sorted((tmp_path / "demo").glob("*.tflite"))
-    assert [p.stem for p in published] == sorted(main_job.DEMO_FORMATS)
+    assert sorted(p.stem for p in published) == sorted(main_job.DEMO_FORMATS)
     for path in published:
         record, note = check_model(path.read_bytes(), str(path))
         assert record["checksum"] == "verified" and note is None, (path, record)
