@@ -57,6 +57,8 @@ BAD_ARGUMENTS = [
     (["--dataset", "imagenet", "--train-subset", "100"], "--train-subset is not supported for imagenet"),
     (["--epochs", "8", "--schedule", "8"], "every drop must come before the last epoch"),
     (["--epochs", "4", "--schedule", "2,6"], "every drop must come before the last epoch"),
+    (["--method", "sr", "--no-clip"], "--no-clip applies to --method bc only"),
+    (["--recipe", "binary-adam", "--no-clip"], "does not take --no-clip"),
     (["--recipe", "fast"], "invalid choice"),
     (["--recipe", "binary-adam", "--method", "sr"], "--recipe binary-adam is BC-Adam"),
     (["--recipe", "binary-adam", "--optimizer", "sgd"], "does not take --optimizer sgd"),

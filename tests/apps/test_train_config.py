@@ -1,5 +1,5 @@
 """TrainConfig, the training API: the command line and a caller build the same checked settings, and a resumed
-run compares them (an older progress.json, written before --recipe existed, still resumes)."""
+run compares them (an older progress.json, written before --recipe and --no-clip existed, still resumes)."""
 
 import dataclasses
 import json
@@ -80,7 +80,7 @@ def _write_progress(out, settings):
 
 def test_resume_accepts_an_older_progress_file_and_names_a_changed_recipe(tmp_path):
     config = TrainConfig(model="small_cnn", dataset="fashion_mnist", epochs=2, out=tmp_path / "old")
-    _write_progress(config.out, {k: v for k, v in config.to_dict().items() if k != "recipe"})
+    _write_progress(config.out, {k: v for k, v in config.to_dict().items() if k not in ADDED_SETTINGS})
     assert run_state.resume(config.out, config, steps_per_epoch=2, quantized=True) == (None, [])
 
     recipe = TrainConfig(model="small_cnn", dataset="fashion_mnist", epochs=2, recipe="binary-adam",
@@ -88,6 +88,19 @@ def test_resume_accepts_an_older_progress_file_and_names_a_changed_recipe(tmp_pa
     _write_progress(recipe.out, dataclasses.replace(recipe, recipe=None, schedule="cosine").to_dict())
     with pytest.raises(BadInput, match=r"other settings \{'recipe': \(None, 'binary-adam'\)\}"):
         run_state.resume(recipe.out, recipe, steps_per_epoch=2, quantized=True)
+
+
+def test_the_optimizer_follows_the_config():
+    from tfquant.cli import training
+
+    plain = training.make_optimizer(train.parse_args([*SMALL, "--epochs", "5", "--rounding", "stochastic"]), 10)
+    no_clip = training.make_optimizer(train.parse_args([*SMALL, "--epochs", "5", "--no-clip"]), 10)
+    assert (plain.clip_full_precision, plain.rounding, no_clip.clip_full_precision) == (True, "stochastic", False)
+    cosine = training.make_optimizer(train.parse_args([*SMALL, "--method", "adam", "--schedule", "cosine",
+                                                       "--epochs", "5"]), 10)
+    assert [float(cosine._learning_rate(s)) for s in (0, 5, 50)] == pytest.approx([0.0, 0.01, 0.0], abs=1e-9)
+    with pytest.raises(ValueError, match="pass the built model"):
+        training.make_optimizer(train.parse_args([*SMALL, "--recipe", "binary-adam", "--epochs", "5"]), 10)
 
 
 @needs_data

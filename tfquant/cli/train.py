@@ -67,6 +67,8 @@ def build_parser():
     p.add_argument("--delta", type=common.positive_float, default=1.0, help="quantization step")
     p.add_argument("--rounding", default="deterministic", choices=settings.ROUNDINGS,
                    help="BC's rounding of the full-precision buffer")
+    p.add_argument("--no-clip", dest="clip", action="store_false",
+                   help="BC without its clip of the full-precision weights to the grid's range (eq. 7 as printed)")
     p.add_argument("--recipe", default=None, choices=settings.RECIPES,
                    help="binary-adam: tfquant.recipes.binary_adam (BC-Adam, every conv kernel binary but the "
                         "first conv's, --schedule cosine; docs/RESULTS.md, '1-bit recipes')")

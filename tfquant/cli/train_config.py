@@ -14,7 +14,7 @@ keeps ``lr``, "82,122" lists the drop epochs, "cosine" is `tfquant.recipes.cosin
 ``lr`` over the first 10% of the steps, then ``lr (1 + cos(pi t'/T'))/2`` down to 0).
 
 ``recipe="binary-adam"`` is `tfquant.recipes.binary_adam`: BC-Adam, binary conv kernels except the first
-conv's, the cosine schedule.
+conv's, the cosine schedule. ``clip=False`` (``--no-clip``) is BC without its clip of w_r (eq. 7 as printed).
 
 `to_dict` is what a resumed run must share with the run it continues (it leaves out ``progress`` and
 ``verbose``); `saved_settings` reads the dict of an older progress.json, which lacks the settings added since.
@@ -40,7 +40,7 @@ NAMED_SCHEDULES = ("proportional", "none", "cosine")
 PAPER_SCHEDULES = {"imagenet": (90, (30, 60))}  # (epochs, drop epochs); CIFAR's is the default
 CIFAR_SCHEDULE = (160, (82, 122))
 RUN_ONLY = ("progress", "verbose")  # how a run shows itself, not what it computes: not compared on resume
-ADDED_SETTINGS = {"recipe": None}  # settings newer than some progress.json files, with the value they meant
+ADDED_SETTINGS = {"clip": True, "recipe": None}  # newer than some progress.json files, with the value they meant
 
 
 def check_schedule(text):
@@ -70,6 +70,7 @@ class TrainConfig:
     bits: int | None = None
     delta: float = 1.0
     rounding: str = "deterministic"
+    clip: bool = True
     recipe: str | None = None
     batch_size: int = 128
     epochs: int | None = None
@@ -138,6 +139,8 @@ class TrainConfig:
         if self.method == "adam" and (self.quantizer != "binary" or self.bits is not None or self.delta != 1.0):
             raise BadInput("--method adam trains in full precision: drop --quantizer/--bits/--delta, "
                            "or choose --method bc, sr or r")
+        if not self.clip and self.method != "bc":
+            raise BadInput("--no-clip applies to --method bc only (it is BC's clip of the full-precision weights)")
         if self.train_subset is not None and self.dataset == "imagenet":
             raise BadInput("--train-subset is not supported for imagenet (drop it)")
         if self.recipe is not None:
@@ -148,6 +151,8 @@ class TrainConfig:
         fixed = {"method": "bc", "optimizer": "adam", "quantizer": "binary", "delta": 1.0,
                  "rounding": "deterministic"}
         clashes = [f"--{name} {getattr(self, name)}" for name, value in fixed.items() if getattr(self, name) != value]
+        if not self.clip:
+            clashes.append("--no-clip")
         if self.schedule not in (None, "cosine"):
             clashes.append(f"--schedule {self.schedule}")
         if clashes:
