@@ -52,8 +52,9 @@ def binary_adam(model, steps_per_epoch, epochs, learning_rate=0.01, warmup_fract
     seeds 0-2: test error 8.67% against Adam's 7.77% at the same schedule (+0.90 points), in a rerun of the
     first measurement's 8.72% against 7.71% (+1.02): the same seeds move by up to 0.4 point between runs
     (TensorFlow's CPU kernels are not bit-reproducible), so the gap is 0.9-1.0 point. The main job's former
-    BC-Adam (all conv kernels binary, step schedule) gave 9.44% against 7.76% at seed 0 (+1.68). Neither a lower
-    or higher peak lr (0.005, 0.02) nor ScaledBinary (+1.05 over 3 seeds) did better; docs/RESULTS.md,
+    BC-Adam (all conv kernels binary, step schedule) gave 9.44% against 7.76% at seed 0 (+1.68). For BC neither a
+    lower or higher peak lr (0.005, 0.02) nor ScaledBinary (+1.05 over 3 seeds) did better, while Adam gains at
+    0.02 (7.49%: BC is 1.18 points behind that); at 10 epochs for both the gap is +0.73. docs/RESULTS.md,
     "1-bit recipes", has every arm.
     """
     import tfquant
