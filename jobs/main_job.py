@@ -4,8 +4,10 @@
     python -m jobs.main_job --quick        # a 2,000-image, 1-epoch smoke run (what the tests run)
     python -m jobs.main_job --publish      # also into android_demo/models/ and docs/RESULTS.md
 
-1. trains the small VGG-9 (1/8 width) with Adam (full precision, the reference) and with BC-Adam (binary
-   conv kernels), with tfquant-train's code (progress bars; an interrupted run resumes);
+1. trains the small VGG-9 (1/8 width) with Adam (full precision, the reference) and with BC-Adam by
+   `tfquant.recipes.binary_adam` (binary conv kernels but the first conv's), both under the same cosine
+   schedule with warm-up, with tfquant-train's code (a `TrainConfig` each; progress bars; an interrupted run
+   resumes);
 2. exports the BC model as `float32`, `int8`, `packed` and `packed-int8` (and the Adam model as `int8`, for
    the int8 fidelity of float- vs BC-trained nets); every export verifies itself on LiteRT against Keras;
 3. runs each file on the test set with the on-device runner (`tfquant-run`, LiteRT, 1 thread): packed files
@@ -16,32 +18,36 @@
    int8 fidelity (argmax agreement of Keras and its int8 file, Adam- and BC-trained) and, with --publish,
    writes both into docs/RESULTS.md with the date.
 
-Without --publish nothing outside --out (default runs/main, ignored by git) is written.
+Without --publish nothing outside --out (default runs/main, ignored by git) is written. It prints no
+TensorFlow/absl start-up lines (`import tfquant` drops them while Keras loads: `tfquant/native_logs.py`).
 """
 
 import argparse
 import json
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from android_demo import build_demo
 from benchmarks.results_page import RESULTS, replace_section
-from tfquant import data as datasets
-from tfquant import tflite
+from tfquant import arrays, tflite
 from tfquant.arrays import normalized
 from tfquant.cli import common, train
 from tfquant.cli.progress import bar
+from tfquant.cli.train_config import TrainConfig
 from tfquant_lite.files import write_text
 from tfquant_lite.runner import run as run_model
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED_DEMO = ROOT / "android_demo" / "models"
 FORMATS = ("float32", "int8", "packed", "packed-int8")
-LEARNING_RATE = 0.01  # BC-Adam 90.35% at 0.01 against 88.26% at 1e-3 (docs/RESULTS.md, "Main job")
-QUICK_LEARNING_RATE = 0.001
+LEARNING_RATE = 0.01  # binary-adam's best peak (seed 0: BC 8.68% at 0.01, 9.48% at 0.005, 8.80% at 0.02)
+QUICK_LEARNING_RATE = 0.003  # 16 cosine updates: Keras 58.6% (Adam) / 43.2% (BC) at 0.003, 37.2% / 29.0% at 1e-3
+SCHEDULE = "cosine"  # binary-adam's, for Adam too: the reference at the same schedule
+BC_RECIPE = "binary-adam"  # tfquant.recipes.binary_adam (docs/RESULTS.md, "1-bit recipes")
 DEMO_FORMATS = ("packed", "packed-int8", "int8")
 PACKED = ("packed", "packed-int8")
 # (format, expand): packed files as downloaded (None would expand them: the runner's default) and expanded
@@ -49,13 +55,21 @@ RUNS = (("float32", None), ("int8", None), ("packed", False), ("packed", True), 
         ("packed-int8", True))
 
 
+@dataclass(frozen=True)
+class Destinations:
+    """Where --publish writes: the demo's models and the results page (tests give temporary ones)."""
+    demo: Path = PUBLISHED_DEMO
+    results: Path = RESULTS
+
+
 def build_parser():
     p = common.ArgumentParser(prog="python -m jobs.main_job", description=__doc__.split("\n\n")[0],
                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--epochs", type=common.positive_int, default=5, help="training epochs of each run")
     p.add_argument("--lr", type=common.positive_float, default=None,
-                   help=f"Adam's learning rate, for both runs (default {LEARNING_RATE}, see docs/RESULTS.md; "
-                        f"{QUICK_LEARNING_RATE} with --quick, whose 16 updates are too few for {LEARNING_RATE})")
+                   help=f"peak learning rate of the cosine schedule, for both runs (default {LEARNING_RATE}, see "
+                        f"docs/RESULTS.md; {QUICK_LEARNING_RATE} with --quick, whose 16 updates are too few for "
+                        f"{LEARNING_RATE})")
     p.add_argument("--train-subset", type=common.positive_int, default=None,
                    help="train on N images only (default: all 60,000)")
     p.add_argument("--test-images", type=common.positive_int, default=10000,
@@ -71,7 +85,7 @@ def build_parser():
     return common.add_common_arguments(p)
 
 
-def check(args):
+def check(args, destinations=Destinations()):
     if args.quick:
         if args.publish:
             raise common.BadInput("--publish writes the shipped demo models and docs/RESULTS.md: a --quick "
@@ -80,24 +94,29 @@ def check(args):
         args.out = args.out.with_name(args.out.name + "-quick")
     if args.lr is None:
         args.lr = QUICK_LEARNING_RATE if args.quick else LEARNING_RATE
-    args.demo_dir = PUBLISHED_DEMO if args.publish else args.out / "demo"
+    args.demo_dir = destinations.demo if args.publish else args.out / "demo"
+    args.results = destinations.results
     return args
+
+
+def train_configs(args):
+    """{method: TrainConfig}: Adam, and BC-Adam by the recipe, at the same schedule, data and seed."""
+    shared = {"model": "small_cnn", "dataset": "fashion_mnist", "lr": args.lr, "epochs": args.epochs, "seed": 0,
+              "train_subset": args.train_subset, "schedule": SCHEDULE, "verbose": args.verbose}
+    return {"adam": TrainConfig(method="adam", out=args.out / "adam", **shared),
+            "bc": TrainConfig(method="bc", recipe=BC_RECIPE, out=args.out / "bc", **shared)}
 
 
 def train_both(args):
     """Adam and BC-Adam runs of the training CLI; returns {method: (history, model path)}."""
     runs = {}
-    for method in ("adam", "bc"):
-        out = args.out / method
-        if args.fresh and out.exists():
-            shutil.rmtree(out)
-        argv = ["--model", "small_cnn", "--dataset", "fashion_mnist", "--method", method, "--lr", str(args.lr),
-                "--epochs", str(args.epochs), "--seed", "0", "--out", str(out)]
-        if args.train_subset:
-            argv += ["--train-subset", str(args.train_subset)]
-        print(f"== training {method.upper()} ({args.epochs} epochs) ==")
-        history = train.train(train.parse_args(argv))
-        runs[method] = (history, out / "model.keras")
+    for method, config in train_configs(args).items():
+        if args.fresh and config.out.exists():
+            shutil.rmtree(config.out)
+        print(f"== training {config.label}{f' ({config.recipe})' if config.recipe else ''} "
+              f"({config.epochs} epochs) ==")
+        history = train.train(config)
+        runs[method] = (history, config.out / "model.keras")
     return runs
 
 
@@ -126,14 +145,14 @@ def export_one(model, path, fmt, calibration, samples, normalization):
     return report
 
 
-def _main(args):
-    args = check(args)
+def _main(args, destinations=Destinations()):
+    args = check(args, destinations)
     started = time.time()
     runs = train_both(args)
 
-    (x_train, y_train), (x_test, y_test) = datasets.load_fashion_mnist()
-    x_train, _ = datasets.subset(x_train, y_train, args.train_subset)  # the images (and statistics) trained on
-    mean, std = (float(v[0]) for v in datasets.channel_stats(x_train))
+    (x_train, y_train), (x_test, y_test) = arrays.load_fashion_mnist()
+    x_train, _ = arrays.subset(x_train, y_train, args.train_subset)  # the images (and statistics) trained on
+    mean, std = (float(v[0]) for v in arrays.channel_stats(x_train))
     # calibrate on training images; verify on test images the calibration did not see
     calibration, samples = (normalized(x, mean, std) for x in (x_train[:256], x_test[-64:]))
     export_dir = args.out / "export"
@@ -148,7 +167,8 @@ def _main(args):
     keras_predictions = {method: keras_predict(runs[method][1], x_eval, mean, std) for method in ("adam", "bc")}
     rows = [
         ("Keras, Adam (full precision)", accuracy(keras_predictions["adam"], y_eval), None, None),
-        ("Keras, BC-Adam (binary conv kernels)", accuracy(keras_predictions["bc"], y_eval), None, None),
+        ("Keras, BC-Adam (binary-adam: binary conv kernels but the first)", accuracy(keras_predictions["bc"], y_eval),
+         None, None),
     ]
     int8_predictions = {}
     for fmt, expand in bar(RUNS, "running"):
@@ -172,13 +192,14 @@ def _main(args):
     write_text(args.out / "main_job.json", json.dumps({"rows": rows, "int8_fidelity": fidelity, "minutes": minutes},
                                                       indent=1))
     if args.publish:
-        replace_section("Main job (end to end)", results_section(table, args, minutes))
-        print(f"published: {args.demo_dir} and {RESULTS}")
+        replace_section("Main job (end to end)", results_section(table, args, minutes), args.results)
+        print(f"published: {args.demo_dir} and {args.results}")
 
 
-def main(argv=None):
-    """Run the main job; returns the exit status (`tfquant.cli.common`)."""
-    return common.run(_main, build_parser(), argv)
+def main(argv=None, destinations=Destinations()):
+    """Run the main job; returns the exit status (`tfquant.cli.common`). --publish writes into `destinations`
+    (the shipped demo models and docs/RESULTS.md unless a caller, e.g. a test, gives others)."""
+    return common.run(lambda args: _main(args, destinations), build_parser(), argv)
 
 
 def keras_predict(model_path, images, mean, std):
@@ -211,7 +232,9 @@ def format_table(rows, float_bytes):
 def results_section(table, args, minutes):
     return (
         f"`python -m jobs.main_job --publish`, run on {time.strftime('%Y-%m-%d')}: small VGG-9 "
-        f"(1/8 width) on Fashion-MNIST, {args.epochs} epochs, Adam lr {args.lr:g}, batch 128; the BC-Adam model "
+        f"(1/8 width) on Fashion-MNIST, {args.epochs} epochs, batch 128, Adam and BC-Adam "
+        f"(`tfquant.recipes.binary_adam`: first conv in full precision) at peak lr {args.lr:g} with the cosine "
+        f"schedule (10% warm-up); the BC-Adam model "
         f"exported and run with `tfquant-run` on LiteRT, 1 thread; accuracies on the first "
         f"{args.test_images} test images; {minutes:.1f} minutes in all on 2 CPU cores (shared).\n\n{table}\n"
     )

@@ -89,6 +89,10 @@ def _arms():
         "BC-ADAM first conv float, cosine+warm-up": replace(first, schedule="cosine"),
         "BC-ADAM 10 epochs": replace(bc, epochs=10),
         "BC-ADAM ScaledBinary, first conv float, 10 epochs": replace(scaled, first_conv="float", epochs=10),
+        # on top of the winner (issue 20.1, second round): a lower learning rate under the same cosine schedule
+        "BC-ADAM first conv float, cosine+warm-up, lr 0.005": replace(first, schedule="cosine", lr=0.005),
+        "BC-ADAM first conv float, cosine+warm-up, lr 0.02": replace(first, schedule="cosine", lr=0.02),
+        "BC-ADAM first conv float, cosine+warm-up, 10 epochs": replace(first, schedule="cosine", epochs=10),
     }
 
 

@@ -25,7 +25,7 @@ for seed in $SEEDS; do
       dir="$OUT/$dataset-$model/$method-b$batch-s$seed"
       [[ -f "$dir/history.json" ]] && continue
       "$PY" -m training.train --model "$model" --dataset "$dataset" --method "$method" \
-        --batch-size "$batch" --seed "$seed" --out "$dir" --verbose 2
+        --batch-size "$batch" --seed "$seed" --out "$dir" --progress epochs
     done
   done
 done

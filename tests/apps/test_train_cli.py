@@ -92,7 +92,8 @@ def _kill_at(monkeypatch, point):
         if len(history) == epoch and where == "before progress":
             raise Killed
         if len(history) == epoch and where == "between":
-            run_state.write_text(out / run_state.PROGRESS, json.dumps({"config": config, "history": history}))
+            run_state.write_text(out / run_state.PROGRESS,
+                                 json.dumps({"config": config.to_dict(), "history": history}))
             raise Killed
         real_commit(out, config, history, model)
         if len(history) == epoch and where == "after checkpoint":
@@ -140,10 +141,10 @@ def test_a_finished_run_is_not_trained_again(straight_run, capsys):
 
 
 def test_proportional_schedule_scales_the_paper_drops():
-    drops = {e: train.drop_epochs(train.parse_args(["--epochs", str(e), "--out", "x"])) for e in (160, 8, 2)}
+    drops = {e: train.parse_args(["--epochs", str(e), "--out", "x"]).drop_epochs() for e in (160, 8, 2)}
     assert drops == {160: [82, 122], 8: [4, 6], 2: [1]}
     imagenet = train.parse_args(["--dataset", "imagenet", "--out", "x"])
-    assert imagenet.epochs == 90 and train.drop_epochs(imagenet) == [30, 60]
+    assert imagenet.epochs == 90 and imagenet.drop_epochs() == [30, 60]
 
 
 def test_default_output_folder_is_under_runs(tmp_path, monkeypatch):

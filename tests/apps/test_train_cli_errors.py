@@ -41,7 +41,7 @@ BAD_ARGUMENTS = [
     (["--optimizer", "rmsprop"], "invalid choice"),
     (["--quantizer", "ternary"], "invalid choice"),
     (["--rounding", "up"], "invalid choice"),
-    (["--schedule", "soon"], "'proportional', 'none' or comma-separated epochs"),
+    (["--schedule", "soon"], "'proportional', 'none', 'cosine' or comma-separated epochs"),
     (["--schedule", "0,5"], "positive and increasing"),
     (["--schedule", "5,3"], "positive and increasing"),
     (["--progress", "loud"], "invalid choice"),
@@ -57,6 +57,13 @@ BAD_ARGUMENTS = [
     (["--dataset", "imagenet", "--train-subset", "100"], "--train-subset is not supported for imagenet"),
     (["--epochs", "8", "--schedule", "8"], "every drop must come before the last epoch"),
     (["--epochs", "4", "--schedule", "2,6"], "every drop must come before the last epoch"),
+    (["--method", "sr", "--no-clip"], "--no-clip applies to --method bc only"),
+    (["--recipe", "binary-adam", "--no-clip"], "does not take --no-clip"),
+    (["--recipe", "fast"], "invalid choice"),
+    (["--recipe", "binary-adam", "--method", "sr"], "--recipe binary-adam is BC-Adam"),
+    (["--recipe", "binary-adam", "--optimizer", "sgd"], "does not take --optimizer sgd"),
+    (["--recipe", "binary-adam", "--quantizer", "scaled_binary"], "does not take --quantizer scaled_binary"),
+    (["--recipe", "binary-adam", "--schedule", "3,4", "--epochs", "5"], "does not take --schedule 3,4"),
 ]
 
 
@@ -92,7 +99,7 @@ RUN = [*SMALL, "--method", "bc", "--epochs", "2", "--train-subset", "256"]
 
 
 def _progress(out, history=(), **changes):
-    config = train.config(train.parse_args([*RUN, "--out", str(out)]))
+    config = train.parse_args([*RUN, "--out", str(out)]).to_dict()
     out.mkdir(parents=True, exist_ok=True)
     (out / "progress.json").write_text(json.dumps({"config": {**config, **changes}, "history": list(history)}))
 

@@ -18,8 +18,8 @@ def lr_at(schedule, step):
 
 @pytest.mark.parametrize("epochs", [1, 2, 5, 8, 10, 40, 160])
 def test_step_decay_drops_where_the_training_cli_drops(epochs):
-    args = train.parse_args(["--model", "small_cnn", "--dataset", "fashion_mnist", "--epochs", str(epochs)])
-    drops, steps = train.drop_epochs(args), 7
+    config = train.parse_args(["--model", "small_cnn", "--dataset", "fashion_mnist", "--epochs", str(epochs)])
+    drops, steps = config.drop_epochs(), 7
     schedule = recipes.step_decay(0.01, steps, epochs)
     expected = [0.01 / 10 ** sum(step > d * steps for d in drops) for step in range(epochs * steps)]
     assert [lr_at(schedule, s) for s in range(epochs * steps)] == pytest.approx(expected)

@@ -1,7 +1,7 @@
 """A training run's state in its output folder, committed so that a kill at any instant resumes exactly.
 
-Two files hold it: ``progress.json`` (``{"config": the run's settings, "history": one row per finished
-epoch}``) and ``checkpoint.keras`` (model and optimizer). After epoch e the run commits
+Two files hold it: ``progress.json`` (``{"config": the run's settings, `TrainConfig.to_dict`, "history": one
+row per finished epoch}``) and ``checkpoint.keras`` (model and optimizer). After epoch e the run commits
 
     1. progress.json with e rows (atomically: temporary file + os.replace), then
     2. checkpoint.keras (atomically).
@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from tfquant.cli.common import BadInput
+from tfquant.cli.train_config import saved_settings
 from tfquant_lite.files import replace_with, write_text
 
 CHECKPOINT, PROGRESS, START = "checkpoint.keras", "progress.json", "start_weights.npz"
@@ -61,17 +62,22 @@ def _check_start_file(out):
 def resume(out, config, steps_per_epoch, quantized):
     """``(model, history)`` of the run in `out` (``(None, [])`` when there is nothing to resume).
 
-    Raises `BadInput` when `out` holds a run with other settings, or state that is damaged or inconsistent.
-    `quantized` runs also need their ``start_weights.npz`` (the reference of the weight-flip statistics).
+    `config` is the run's `TrainConfig`: its ``to_dict()`` must equal the saved settings (those of an older
+    progress.json read by `saved_settings`). Raises `BadInput` when `out` holds a run with other settings, or
+    state that is damaged or inconsistent. `quantized` runs also need their ``start_weights.npz`` (the
+    reference of the weight-flip statistics).
     """
+    settings = config.to_dict()
     has_progress, has_checkpoint = (out / PROGRESS).exists(), (out / CHECKPOINT).exists()
     if not has_progress:
         if has_checkpoint:
             raise _damaged(out, f"it holds {CHECKPOINT} but no {PROGRESS}")
         return None, []
     saved = _read_progress(out)
-    if saved["config"] != config:
-        diff = {k: (saved["config"].get(k), v) for k, v in config.items() if saved["config"].get(k) != v}
+    before = saved_settings(saved["config"])
+    if before != settings:
+        diff = {k: (before.get(k), settings.get(k)) for k in sorted(set(before) | set(settings))
+                if before.get(k) != settings.get(k)}
         raise BadInput(f"{out} holds a run with other settings {diff} (saved, now): use another --out, "
                        f"rerun with the saved settings, or delete {out}")
     if not has_checkpoint:  # killed before the first checkpoint: the run starts again, identically
@@ -79,7 +85,7 @@ def resume(out, config, steps_per_epoch, quantized):
     model = _load_checkpoint(out)
     iterations = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
     done, rest = divmod(iterations, steps_per_epoch)
-    if rest or done > len(saved["history"]) or done > config["epochs"]:
+    if rest or done > len(saved["history"]) or done > config.epochs:
         raise _damaged(out, f"{CHECKPOINT} is at step {iterations}, which is not one of the "
                             f"{len(saved['history'])} epoch(s) of {steps_per_epoch} steps in {PROGRESS}")
     if quantized:
@@ -93,8 +99,10 @@ def start_fresh(out):
 
 
 def commit(out, config, history, model):
-    """Record a finished epoch: progress.json first, then the checkpoint (see the module docstring)."""
-    write_text(out / PROGRESS, json.dumps({"config": config, "history": history}, indent=1))
+    """Record a finished epoch: progress.json first, then the checkpoint (see the module docstring).
+
+    `config` is the run's `TrainConfig`; progress.json holds its ``to_dict()``."""
+    write_text(out / PROGRESS, json.dumps({"config": config.to_dict(), "history": history}, indent=1))
     replace_with(out / CHECKPOINT, model.save)
 
 

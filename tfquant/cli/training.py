@@ -1,4 +1,4 @@
-"""The work behind ``tfquant-train`` (imported once the arguments are checked: it imports Keras and the data)."""
+"""The work behind ``tfquant-train``: `train(config)` for a checked `TrainConfig` (imports Keras and the data)."""
 
 import json
 import sys
@@ -8,7 +8,7 @@ from tqdm.auto import tqdm
 
 import tfquant
 from tfquant import data as datasets
-from tfquant import models
+from tfquant import models, recipes
 from tfquant.callbacks import QuantizationMonitor
 from tfquant.cli import plots, run_state
 from tfquant.cli.common import BadInput
@@ -18,34 +18,49 @@ QUANTIZED = {("bc", "adam"): tfquant.BCAdam, ("sr", "adam"): tfquant.SRAdam, ("r
              ("bc", "sgd"): tfquant.BCSGD, ("sr", "sgd"): tfquant.SRSGD, ("r", "sgd"): tfquant.RSGD}
 
 
-def make_quantizer(args):
-    if args.quantizer == "binary":
-        return tfquant.Binary(delta=args.delta)
-    if args.quantizer == "uniform":
-        return tfquant.Uniform(delta=args.delta, bits=args.bits)
+def make_quantizer(config):
+    if config.quantizer == "binary":
+        return tfquant.Binary(delta=config.delta)
+    if config.quantizer == "uniform":
+        return tfquant.Uniform(delta=config.delta, bits=config.bits)
     return tfquant.ScaledBinary()
 
 
-def make_optimizer(args, drops, steps_per_epoch):
-    """The base optimizer (``method == "adam"``) or its tfquant R/SR/BC version, with the step schedule."""
-    lr = keras.optimizers.schedules.PiecewiseConstantDecay(
-        [d * steps_per_epoch for d in drops], [args.lr / 10**i for i in range(len(drops) + 1)]) if drops else args.lr
-    base = {"learning_rate": lr}
-    if args.optimizer == "sgd":
+def learning_rate(config, steps_per_epoch):
+    """``config.lr`` under ``config.schedule``: constant, divided by 10 after each drop epoch, or cosine."""
+    if config.schedule == "cosine":
+        return recipes.cosine_warmup(config.lr, steps_per_epoch, config.epochs)
+    drops = config.drop_epochs()
+    if not drops:
+        return config.lr
+    return keras.optimizers.schedules.PiecewiseConstantDecay(
+        [d * steps_per_epoch for d in drops], [config.lr / 10**i for i in range(len(drops) + 1)])
+
+
+def make_optimizer(config, steps_per_epoch, model=None):
+    """The base optimizer (``method == "adam"``), its tfquant R/SR/BC version with the schedule, or the
+    recipe's optimizer (``recipe="binary-adam"``: `tfquant.recipes.binary_adam`, which needs the built model)."""
+    if config.recipe == "binary-adam":
+        if model is None:
+            raise ValueError("recipe 'binary-adam' picks the first conv of the model: pass the built model")
+        return recipes.binary_adam(model, steps_per_epoch, config.epochs, learning_rate=config.lr, seed=config.seed)
+    base = {"learning_rate": learning_rate(config, steps_per_epoch)}
+    if config.optimizer == "sgd":
         base["momentum"] = 0.9
-    if args.method == "adam":
-        return (keras.optimizers.Adam if args.optimizer == "adam" else keras.optimizers.SGD)(**base)
-    extra = {"rounding": args.rounding} if args.method == "bc" else {}
-    return QUANTIZED[args.method, args.optimizer](quantizer=make_quantizer(args), seed=args.seed, **base, **extra)
+    if config.method == "adam":
+        return (keras.optimizers.Adam if config.optimizer == "adam" else keras.optimizers.SGD)(**base)
+    extra = {"rounding": config.rounding, "clip_full_precision": config.clip} if config.method == "bc" else {}
+    return QUANTIZED[config.method, config.optimizer](quantizer=make_quantizer(config), seed=config.seed, **base,
+                                                      **extra)
 
 
-def build_model(args, data):
+def build_model(config, data):
     """The network, with Rademacher +-delta conv kernels for SR and R (appendix H.3) and optional L2."""
-    init = tfquant.initializers.Rademacher(scale=args.delta, seed=args.seed) if args.method in ("sr", "r") \
+    init = tfquant.initializers.Rademacher(scale=config.delta, seed=config.seed) if config.method in ("sr", "r") \
         else "he_normal"
-    model = models.build(args.model, data.input_shape, data.num_classes, conv_initializer=init, width=args.width)
-    if args.weight_decay:
-        l2 = keras.regularizers.L2(args.weight_decay / 2)
+    model = models.build(config.model, data.input_shape, data.num_classes, conv_initializer=init, width=config.width)
+    if config.weight_decay:
+        l2 = keras.regularizers.L2(config.weight_decay / 2)
         for layer in model.layers:
             if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
                 layer.kernel_regularizer = l2  # saved in the layer's config, so a resumed model keeps it
@@ -53,49 +68,48 @@ def build_model(args, data):
     return model
 
 
-def load_data(args):
+def load_data(config):
     try:
-        return datasets.load(args.dataset, args.train_subset)
+        return datasets.load(config.dataset, config.train_subset)
     except datasets.DatasetUnavailable as error:
         raise BadInput(str(error)) from None
 
 
-def train(args, drops, config):
-    """Train (or resume) the run in ``args.out``; returns its history (a list of per-epoch dicts)."""
-    args.out.mkdir(parents=True, exist_ok=True)
-    data = load_data(args)
-    steps = data.steps_per_epoch(args.batch_size)
-    quantized = args.method != "adam"
-    model, history = run_state.resume(args.out, config, steps, quantized)
+def train(config):
+    """Train (or resume) the run of `config` (a `TrainConfig`) in ``config.out``; returns its history."""
+    config.out.mkdir(parents=True, exist_ok=True)
+    data = load_data(config)
+    steps = data.steps_per_epoch(config.batch_size)
+    quantized = config.method != "adam"
+    model, history = run_state.resume(config.out, config, steps, quantized)
     if model is None:
-        run_state.start_fresh(args.out)
-        keras.utils.set_random_seed(args.seed)
-        model = build_model(args, data)
-        model.compile(optimizer=make_optimizer(args, drops, steps), loss="sparse_categorical_crossentropy",
+        run_state.start_fresh(config.out)
+        keras.utils.set_random_seed(config.seed)
+        model = build_model(config, data)
+        model.compile(optimizer=make_optimizer(config, steps, model), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
     elif history:
-        print(f"resuming {args.out} after epoch {len(history)}")
+        print(f"resuming {config.out} after epoch {len(history)}")
     start = len(history)
-    callbacks = [QuantizationMonitor(args.window, start_file=args.out / run_state.START)] if quantized else []
-    callbacks.append(run_state.EpochCommitter(args.out, history, config))
-    if args.progress != "none":
-        callbacks.append(EpochBars(steps, args.epochs, bars=args.progress == "bars"))
-    if start < args.epochs:
-        model.fit(data.train(args.batch_size, args.seed, start, args.epochs), epochs=args.epochs,
+    callbacks = [QuantizationMonitor(config.window, start_file=config.out / run_state.START)] if quantized else []
+    callbacks.append(run_state.EpochCommitter(config.out, history, config))
+    if config.progress != "none":
+        callbacks.append(EpochBars(steps, config.epochs, bars=config.progress == "bars"))
+    if start < config.epochs:
+        model.fit(data.train(config.batch_size, config.seed, start, config.epochs), epochs=config.epochs,
                   initial_epoch=start, steps_per_epoch=steps, validation_data=data.test(),
                   callbacks=callbacks, verbose=0, shuffle=False)
-    write_outputs(args, model, history)
+    write_outputs(config, model, history)
     return history
 
 
-def write_outputs(args, model, history):
+def write_outputs(config, model, history):
     """model.keras, history.json and the plots, each written atomically."""
-    replace_with(args.out / "model.keras", model.save)
-    write_text(args.out / "history.json", json.dumps(history, indent=1))
-    label = f"{args.method.upper()}-{args.optimizer.upper()}" if args.method != "adam" else args.optimizer.upper()
-    plots.errors({label: history}, args.out / "errors.png", title=f"{args.model} on {args.dataset}")
-    if args.method != "adam":
-        plots.per_layer({label: history}, "changed_since_start", args.out / "weight_changes.png",
+    replace_with(config.out / "model.keras", model.save)
+    write_text(config.out / "history.json", json.dumps(history, indent=1))
+    plots.errors({config.label: history}, config.out / "errors.png", title=f"{config.model} on {config.dataset}")
+    if config.method != "adam":
+        plots.per_layer({config.label: history}, "changed_since_start", config.out / "weight_changes.png",
                         "changed weights (%)")
 
 
