@@ -19,8 +19,6 @@ import os
 import sys
 import warnings
 
-import numpy as np
-
 from . import cli_common, interpreters, runner
 from .files import write_text
 
@@ -82,21 +80,9 @@ def _main(args):
                             args.arena_kb, expand=args.expand, quiet=not args.verbose, trust_foreign=args.trust_foreign)
     for warning in caught:
         print(f"warning: {' '.join(str(warning.message).split())}", file=sys.stderr)
-    norm = result["normalization"]
-    print(f"model {args.model} ({os.path.getsize(args.model)} bytes, checksum {result['integrity']}), "
-          f"interpreter {result['interpreter']}, {result['n']} images"
-          + (f", loaded and expanded in {result['load_ms']:.1f} ms" if result["expanded"] else ""))
-    print(f"input x = (p/255 - {norm['mean']}) / {norm['std']}  ({norm['source']})")
-    for i in range(min(args.show, result["n"])):
-        label = "" if labels is None else f"  label {labels[i]}"
-        print(f"  [{i}] class {result['predictions'][i]}  p={result['probabilities'][i].max():.3f}{label}")
-    if result["accuracy"] is not None:
-        print(f"accuracy {result['accuracy']:.4f}")
-    lat = result["latency_ms"]
-    print(f"latency ms  p50 {lat['p50']:.3f}  p90 {lat['p90']:.3f}  p99 {lat['p99']:.3f}")
+    print(result.to_text(args.model, os.path.getsize(args.model), labels, args.show))
     if args.json:
-        write_text(args.json, json.dumps({k: v.tolist() if isinstance(v, np.ndarray) else v
-                                          for k, v in result.items()}))
+        write_text(args.json, json.dumps(result.to_dict()))
 
 
 def main(argv=None):

@@ -37,6 +37,7 @@ import numpy as np
 from . import arrays, crash_guard, interpreters, png
 from . import normalization as norm
 from .cli_common import BadInput
+from .run_result import RunResult
 from .states import Integrity
 
 AUTO_ORDER = ("litert", "tflite-runtime", "tflm")
@@ -317,11 +318,8 @@ def run(model_path, images, labels=None, interpreter="auto", mean=None, std=None
     refusal); mean/std default to the file's recorded normalisation;
     ``expand`` None: expand packed files unless the interpreter is TFLite Micro (True/False force it);
     ``quiet``: silence the interpreter's log lines while it loads.
-    Returns a dict: ``interpreter`` (name used), ``machine`` (CPU architecture), ``predictions``
-    (int array (N,)), ``probabilities`` ((N, classes)), ``accuracy`` (fraction correct, or None without
-    labels), ``latency_ms`` ({"p50", "p90", "p99", "mean"} of the per-image ``invoke()`` times), ``n``,
-    ``load_ms`` (checking and opening the model, expansion included), ``expanded``, ``normalization``
-    ({"mean", "std", "source"}) and ``integrity`` (an `Integrity`: verified, foreign or not checked).
+    Returns a `RunResult` (run_result.py: the interpreter used, predictions, probabilities, accuracy, latency,
+    load time, normalisation and the file's `Integrity`).
     Warns (`RunnerWarning`) when no normalisation is known or the file is foreign.
     """
     source = str(model_path)
@@ -376,17 +374,10 @@ def run(model_path, images, labels=None, interpreter="auto", mean=None, std=None
     probs = np.stack(probs)
     predictions = probs.argmax(axis=1)
     times_ms = np.array(times) * 1e3
-    return {
-        "interpreter": model.name,
-        "machine": platform.machine(),
-        "n": len(batch),
-        "load_ms": load_ms,
-        "expanded": expanded,
-        "normalization": {"mean": mean, "std": std, "source": norm_source},
-        "integrity": record["checksum"],
-        "predictions": predictions,
-        "probabilities": probs,
-        "accuracy": None if labels is None else float(np.mean(predictions == np.asarray(labels))),
-        "latency_ms": {"p50": float(np.percentile(times_ms, 50)), "p90": float(np.percentile(times_ms, 90)),
-                       "p99": float(np.percentile(times_ms, 99)), "mean": float(times_ms.mean())},
-    }
+    return RunResult(
+        interpreter=model.name, machine=platform.machine(), n=len(batch), load_ms=load_ms, expanded=expanded,
+        normalization={"mean": mean, "std": std, "source": norm_source}, integrity=record["checksum"],
+        predictions=predictions, probabilities=probs,
+        accuracy=None if labels is None else float(np.mean(predictions == np.asarray(labels))),
+        latency_ms={"p50": float(np.percentile(times_ms, 50)), "p90": float(np.percentile(times_ms, 90)),
+                    "p99": float(np.percentile(times_ms, 99)), "mean": float(times_ms.mean())})
