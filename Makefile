@@ -21,8 +21,9 @@ $(STAMP): setup.cfg pyproject.toml
 	-$(PY) -m export._tflite_runtime_venv
 	@# larq (the peer benchmarked in docs/RESULTS.md) runs only on legacy tf-keras: its own venv (.venv-larq).
 	-[ -x .venv-larq/bin/python ] || bash benchmarks/larq_env.sh
-	@# tfquant's 1-bit TFLite Micro kernel as the shared library the tflite-micro wheel loads (g++, no download).
-	-$(MAKE) -C firmware/tfquant_binary_ops BUILD=$(CURDIR)/build/tfquant_binary_ops
+	@# tfquant's 1-bit TFLite Micro kernel as the shared library the tflite-micro wheel loads (g++, no download;
+	@# into ~/.cache/tfquant/tflm_kernel, where tfquant_lite.tflm_ops finds it).
+	-$(PY) -m tfquant_lite.tflm_ops
 	@if [ -f android_demo/package.json ]; then (cd android_demo && npm ci --no-audit --no-fund --loglevel=error); fi
 	touch $(STAMP)
 

@@ -1,6 +1,6 @@
 """The 1-bit C core on emulated Cortex-M: instructions executed per layer against the same layer done
 as a plain int8 loop, under qemu-system-arm (Debian; Cortex-M4 on mps2-an386, Cortex-M55 on
-mps3-an547, semihosting for the exit status). Harness: firmware/tfquant_binary_ops/qemu/layer_bench.c
+mps3-an547, semihosting for the exit status). Harness: tfquant_lite/tflm_kernel/qemu/layer_bench.c
 (three layers: conv 3x3 16->16 on 8x8, depthwise 3x3 on 8x8x64, fully connected 640->128), built
 with arm-none-eabi-gcc -O2 (not -ffreestanding, which would turn the core's 4-byte memcpy loads into
 calls). Counts are qemu's executed-instruction trace (`-singlestep -d exec`)
@@ -14,7 +14,9 @@ import shutil
 import subprocess
 import tempfile
 
-HARNESS = pathlib.Path(__file__).resolve().parents[1] / "firmware" / "tfquant_binary_ops" / "qemu"
+from tfquant_lite import tflm_ops
+
+HARNESS = tflm_ops.SOURCE / "qemu"
 BOARDS = {"cortex-m4": "mps2-an386", "cortex-m55": "mps3-an547"}
 LAYERS = {0: "conv 3x3 16->16, 8x8", 1: "depthwise 3x3, 8x8x64", 2: "fully connected 640->128"}
 MODES = {"none": 0, "binary": 1, "int8": 2, "both": 3}

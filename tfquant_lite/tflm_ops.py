@@ -1,11 +1,12 @@
-"""tfquant's TensorFlow Lite Micro custom op (TFQUANT_BINARY, firmware/tfquant_binary_ops/) on the host.
+"""tfquant's TensorFlow Lite Micro custom op (TFQUANT_BINARY, tfquant_lite/tflm_kernel/) on the host.
 
 The `tflite-micro` wheel's Interpreter takes `custom_op_registerers=[name, ...]` and looks each name up
 with `dlsym` in the running process, so the op's shared library is built from the firmware sources
-with the system's g++ (`make -C firmware/tfquant_binary_ops`, also run by the repository's
-`make setup`) into the ignored folder build/tfquant_binary_ops/ and loaded with RTLD_GLOBAL before
-the interpreter is created, after the wheel's own extension (whose exported functions the op calls).
-A source newer than the library triggers a rebuild.
+with the system's g++ from the sources this package ships (`tflm_kernel/`, package data) into the user's cache
+(`$XDG_CACHE_HOME/tfquant/tflm_kernel/`, default `~/.cache`; `python -m tfquant_lite.tflm_ops` builds it, and
+`make setup` runs that), or taken from `$TFQUANT_TFLM_OPS_LIBRARY`, and loaded with RTLD_GLOBAL before the
+interpreter is created, after the wheel's own extension (whose exported functions the op calls). A source newer
+than the library triggers a rebuild.
 """
 import ctypes
 import os
@@ -15,10 +16,9 @@ import subprocess
 
 from .interpreters import InterpreterUnavailable
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-SOURCE = ROOT / "firmware" / "tfquant_binary_ops"
-LIBRARY = pathlib.Path(os.environ.get("TFQUANT_TFLM_OPS_LIBRARY",
-                                      ROOT / "build" / "tfquant_binary_ops" / "libtfquant_binary_ops.so"))
+SOURCE = pathlib.Path(__file__).resolve().parent / "tflm_kernel"
+CACHE = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache") / "tfquant" / "tflm_kernel"
+LIBRARY = pathlib.Path(os.environ.get("TFQUANT_TFLM_OPS_LIBRARY", CACHE / "libtfquant_binary_ops.so"))
 OP_NAME = "TFQUANT_BINARY"
 REGISTERER = "tfquant_binary_ops_registerer"
 PROBE_OP_NAME = "TFQUANT_ABI_PROBE"
@@ -41,8 +41,8 @@ def _stale():
 def build():
     """Compile the shared library (g++ -Wall -Werror, no download); returns its path."""
     if not SOURCE.is_dir():
-        raise KernelUnavailable(f"the kernel sources {SOURCE} are missing: use a checkout of the repository, "
-                                "or set TFQUANT_TFLM_OPS_LIBRARY to a built libtfquant_binary_ops.so")
+        raise KernelUnavailable(f"the kernel sources {SOURCE} are missing (an incomplete install of tfquant?): "
+                                "reinstall it, or set TFQUANT_TFLM_OPS_LIBRARY to a built libtfquant_binary_ops.so")
     if shutil.which("make") is None or shutil.which("g++") is None:
         raise KernelUnavailable("building the TFQUANT_BINARY kernel needs make and g++ "
                                 "(Debian: apt-get install make g++)")
@@ -83,3 +83,7 @@ def registerers(model_bytes):
         return []
     load()
     return [REGISTERER]
+
+
+if __name__ == "__main__":  # `python -m tfquant_lite.tflm_ops`: build the library (make setup runs it)
+    print(build())

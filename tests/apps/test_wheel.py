@@ -32,6 +32,9 @@ def test_the_wheel_installs_three_console_scripts_that_answer_help(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")} == {"tfquant", "tfquant_lite"}
     assert {"tfquant_lite/cli.py", "tfquant_lite/runner.py", "tfquant_lite/interpreters.py"} <= set(names)
+    # the 1-bit TFLite Micro kernel's sources, which tflm_ops builds on first use
+    assert {"tfquant_lite/tflm_kernel/binary_core.c", "tfquant_lite/tflm_kernel/tfquant_binary_ops.cc",
+            "tfquant_lite/tflm_kernel/Makefile", "tfquant_lite/tflm_kernel/qemu/layer_bench.c"} <= set(names)
     entry_points = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert all(f"{script} = {target}" in entry_points for script, target in ENTRY_POINTS.items())
 

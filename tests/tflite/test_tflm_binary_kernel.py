@@ -1,4 +1,4 @@
-"""tfquant's 1-bit TFLite Micro op (firmware/tfquant_binary_ops/) in the STOCK `tflite-micro` Python
+"""tfquant's 1-bit TFLite Micro op (tfquant_lite/tflm_kernel/) in the STOCK `tflite-micro` Python
 interpreter: first the probe that guards tflm_abi.h's declarations, then TFQUANT_BINARY against the int8
 file's outputs, bit for bit, on every layer kind, stride, padding, dilation, depth multiplier and channel
 count of the four MLPerf Tiny nets (ResNet-8, DS-CNN, MobileNetV1 0.25, the FC autoencoder) and edge

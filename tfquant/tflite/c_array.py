@@ -10,7 +10,7 @@ For `name="g_model"` the header declares
 
 so that firmware/main.cc needs nothing model-specific but the name. A `packed-tflm` file's custom op
 TFQUANT_BINARY counts among the K and is registered with `resolver.AddCustom(...)` from
-firmware/tfquant_binary_ops/tfquant_binary_ops.h (build its .cc and binary_core.c with the firmware,
+tfquant_lite/tflm_kernel/tfquant_binary_ops.h (build its .cc and binary_core.c with the firmware,
 with -DTFQUANT_WITH_TFLM_HEADERS). Any other custom op is refused. The arena size is the host's
 minimum (reference kernels); targets whose optimized kernels (CMSIS-NN) ask for scratch buffers need
 headroom on top, which `arena_headroom` adds.

@@ -1,5 +1,5 @@
 """Format `packed-tflm`: every binary int8 conv / depthwise / dense layer becomes tfquant's TFLite Micro
-custom op TFQUANT_BINARY, which computes straight from 1-bit signs (firmware/tfquant_binary_ops/).
+custom op TFQUANT_BINARY, which computes straight from 1-bit signs (tfquant_lite/tflm_kernel/).
 
 Starting from the same full-int8 file as `packed-int8`, an int8 filter whose output channel c holds
 only `±q_c` (zero point 0) is replaced by
