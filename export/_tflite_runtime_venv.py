@@ -19,7 +19,7 @@ CHECKOUT = pathlib.Path(__file__).resolve().parents[1]  # this script belongs to
 
 def create(path):
     """Make a venv at `path` with numpy<2, tflite-runtime 2.14 and this checkout (no deps); returns its Python."""
-    path = pathlib.Path(path)
+    path = pathlib.Path(path).resolve()  # the import check below runs with cwd=path
     python = path / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
