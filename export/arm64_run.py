@@ -9,7 +9,7 @@ Each interpreter runs on the core it is meant for (override with --cpu):
     tflite-runtime  tflite-runtime 2.14 + numpy<2  qemu-aarch64-static -cpu cortex-a72  (Raspberry Pi 4)
 
 (LiteRT's int8 kernels die with SIGILL on cortex-a72: they assume the dot-product instructions of
-ARMv8.2.) The model, the data and tfquant's Python files (the runner needs only its device core: numpy,
+ARMv8.2.) The model, the data and the device core `tfquant_lite` (all the runner needs: numpy,
 flatbuffers and the interpreter; no TensorFlow or Keras) are copied into ROOT/tmp/tfquant-run, the
 runner is executed as ``python3 -m tfquant_lite.cli`` by the root's own arm64 python3 under
 ``chroot ROOT qemu-aarch64-static -cpu CPU``, and its ``--json`` result comes back. Emulated latencies say
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PACKAGE = HERE.parent / "tfquant"
+PACKAGE = HERE.parent / "tfquant_lite"  # the device core: all the runner needs
 DEFAULT_ROOT = Path(os.environ.get("TFQUANT_ARM64_ROOT", Path.home() / ".cache/tfquant/arm64-root"))
 ENVIRONMENTS = {  # name: (site dir inside the root, runner's --interpreter, QEMU cpu)
     "litert": ("/opt/litert", "litert", "cortex-a76"),
@@ -58,7 +58,7 @@ def run_emulated(model, data, environment="litert", root=DEFAULT_ROOT, cpu=None,
     work.mkdir(parents=True)
     for source, name in ((model, "model.tflite"), (data, "data.npz")):
         shutil.copyfile(source, work / name)
-    shutil.copytree(PACKAGE, work / "tfquant", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(PACKAGE, work / PACKAGE.name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "tflm_kernel"))
     chroot = shutil.which("chroot") or "/usr/sbin/chroot"
     command = [chroot, str(root), "/usr/bin/qemu-aarch64-static", "-cpu", cpu or default_cpu, "/usr/bin/python3",
                "-m", "tfquant_lite.cli", "/tmp/tfquant-run/model.tflite", "/tmp/tfquant-run/data.npz",
