@@ -12,3 +12,30 @@ def test_report_only_without_finished_runs_is_a_clear_usage_error(tmp_path, caps
     err = capsys.readouterr().err
     assert "no finished runs in" in err and "Traceback" not in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_runs_and_epochs_select_the_plan_and_reach_the_training_command():
+    names = [name for name, _ in table1.plan([0, 1], only={"ADAM", table1.NO_CLIP})]
+    assert names == ["ADAM|0", "ADAM|1", f"{table1.NO_CLIP}|0"]
+    no_clip = dict(table1.plan([0, 1]))[f"{table1.NO_CLIP}|0"]
+    assert "--no-clip" in no_clip and ["--method", "bc"] == no_clip[:2]
+    assert "--epochs" not in table1.COMMON  # one place decides it: run_all's --epochs
+    with pytest.raises(SystemExit) as exit_:
+        table1.main(["--runs", "ADAM-ish", "--root", "unused"])
+    assert exit_.value.code == 2
+
+
+def _history(test_errors):
+    return [{"epoch": e + 1, "train_error": err / 2, "test_error": err, "changed_since_start/c.kernel": 1.0,
+             "bc_gap/c.kernel": 0.5} for e, err in enumerate(test_errors)]
+
+
+def test_report_judges_the_ordering_on_the_rows_that_ran_and_names_the_others(tmp_path):
+    import json
+    for label, err in [("ADAM", 8.0), ("BC-ADAM", 9.0), ("SR-ADAM", 20.0), ("R-ADAM", 19.0)]:
+        out = table1.run_dir(tmp_path, label, 0)
+        out.mkdir(parents=True)
+        (out / "history.json").write_text(json.dumps(_history([30.0, err])))
+    text = table1.report(tmp_path, [0], tmp_path / "figures")
+    assert "does NOT hold on the 4 rows run (Big SR-ADAM: not run)" in text  # R (19) beat SR (20)
+    assert "| Big SR-ADAM | not run |" in text
