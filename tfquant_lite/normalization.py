@@ -1,7 +1,7 @@
 """The input normalisation x = (p / 255 - mean) / std, validated by one function wherever it comes from.
 
 The places a normalisation enters tfquant use `check` (or `check_value`, one part of it):
-- typed on a command line (`tfquant-run --mean/--std`, `tfquant-export --mean/--std`: `tfquant.cli.common`);
+- typed on a command line (`tfquant-run --mean/--std`, `tfquant-export --mean/--std`: `tfquant_lite.cli_common`);
 - given to the exporter (`integrity.normalization_record`), which records it in the file's stamp;
 - read back from a file's metadata by the runner (`integrity.check`), whether the stamp verified or not;
 - given to the runner by a caller (`runner.run(mean=, std=)`).

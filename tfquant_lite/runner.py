@@ -98,7 +98,7 @@ def load_inputs(paths):
                 y = arrays.member(data, "y", paths[0], "the labels") if "y" in data.files else None
             except arrays.NotAnArray as error:
                 raise RunnerError(str(error)) from error
-            return x, (None if y is None else _labels(y, paths[0]))
+            return x, (None if y is None else _labels(y, f"{paths[0]}: labels 'y'"))
     images = []
     for path in paths:
         if path.endswith(".npz"):
@@ -110,12 +110,13 @@ def load_inputs(paths):
     return np.stack(images), None
 
 
-def _labels(y, source):
+def _labels(y, what):
+    """`y` as int64 class indices (N,); RunnerError naming `what` (e.g. "data.npz: labels 'y'") otherwise."""
     y = np.asarray(y)
     if y.dtype.kind not in "iu" and not (y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y))):
-        raise RunnerError(f"{source}: labels 'y' must be integer class indices, got dtype {y.dtype}")
+        raise RunnerError(f"{what} must be integer class indices, got dtype {y.dtype}")
     if y.size and (y.min() < 0 or y.max() > np.iinfo(np.int64).max):
-        raise RunnerError(f"{source}: labels 'y' must be class indices >= 0, got {y.min()}")
+        raise RunnerError(f"{what} must be class indices >= 0, got {y.min()}")
     return y.astype(np.int64).reshape(-1)
 
 
@@ -195,8 +196,11 @@ def normalization(record, mean=None, std=None):
     if mean is not None or std is not None:
         if mean is None or std is None:
             raise RunnerError("give --mean and --std together (the normalisation x = (p/255 - mean) / std)")
-        if isinstance(recorded, dict) and not (np.allclose(recorded["mean"], mean)
-                                               and np.allclose(recorded["std"], std)):
+        try:
+            mean, std = norm.check(mean, std)
+        except ValueError as error:
+            raise RunnerError(f"{error} (the normalisation x = (p/255 - mean) / std: mean finite, std > 0)") from None
+        if isinstance(recorded, dict) and not (_agree(recorded["mean"], mean) and _agree(recorded["std"], std)):
             warnings.warn(f"--mean {mean} --std {std} override the file's recorded normalisation "
                           f"(mean {recorded['mean']}, std {recorded['std']})", RunnerWarning, stacklevel=3)
         return mean, std, "command line"
@@ -206,6 +210,14 @@ def normalization(record, mean=None, std=None):
     if recorded == "none":
         return 0.0, 1.0, "file metadata (none)"
     return 0.0, 1.0, "unknown"
+
+
+def _agree(recorded, given):
+    """True when two normalisation parts are the same values (a number or one per channel)."""
+    try:
+        return bool(np.allclose(recorded, given))
+    except ValueError:  # one value per channel against another channel count
+        return False
 
 
 # -------------------------------------------------------------------------------------- interpreters
@@ -320,7 +332,8 @@ def run(model_path, images, labels=None, interpreter="auto", mean=None, std=None
     ``quiet``: silence the interpreter's log lines while it loads.
     Returns a `RunResult` (run_result.py: the interpreter used, predictions, probabilities, accuracy, latency,
     load time, normalisation and the file's `Integrity`).
-    Warns (`RunnerWarning`) when no normalisation is known or the file is foreign.
+    Warns (`RunnerWarning`) when no normalisation is known or the file is foreign. Every argument is checked
+    here, whoever calls (mean/std by `normalization.check`, labels as class indices >= 0): `RunnerError`.
     """
     source = str(model_path)
     if not os.path.isfile(source):
@@ -336,6 +349,7 @@ def run(model_path, images, labels=None, interpreter="auto", mean=None, std=None
         warnings.warn(note, RunnerWarning, stacklevel=2)
     mean, std, norm_source = normalization(record, mean, std)
     images = check_pixels(images)
+    labels = None if labels is None else _labels(labels, "the labels")
     if norm_source == "unknown":
         warnings.warn("the inputs are 8-bit pixels (0..255) and no normalisation is known (the file records "
                       "none): fed as p/255; if the model was trained on normalised inputs, pass --mean/--std "

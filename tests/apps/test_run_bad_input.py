@@ -206,3 +206,27 @@ def test_the_good_input_runs(bad_files, capsys):
     assert cli.main([bad_files["model"], bad_files["good"], "--mean", "0", "--std", "1", "--limit", "2"]) == 0
     out = capsys.readouterr().out
     assert "interpreter litert, 2 images" in out and "accuracy" in out
+
+
+# -- the runner's API (runner.run) checks what it is given itself: the command line is one caller of it ------
+API_CASES = {  # id: (keyword arguments of runner.run, a fragment of the RunnerError)
+    "std 0": ({"mean": 0.5, "std": 0.0}, "must be > 0"),
+    "mean NaN": ({"mean": float("nan"), "std": 1.0}, "not a finite number"),
+    "mean as text": ({"mean": "0.3", "std": 1.0}, "not a number"),
+    "labels negative": ({"labels": np.array([-1, 0, 1])}, ">= 0"),
+    "labels fractional": ({"labels": np.array([0.5, 1.0, 2.0])}, "integer class indices"),
+}
+
+
+@pytest.mark.parametrize("case", list(API_CASES))
+def test_runner_api_refuses_bad_normalisation_and_labels(case):
+    kwargs, fragment = API_CASES[case]
+    with pytest.raises(runner.RunnerError, match=fragment):
+        runner.run(MODEL, np.zeros((3, 28, 28), np.uint8), **kwargs)
+
+
+def test_runner_api_takes_labels_as_a_list_and_per_channel_values_it_can_compare():
+    with pytest.warns(runner.RunnerWarning, match="override the file's recorded normalisation"):
+        result = runner.run(MODEL, np.zeros((3, 28, 28), np.uint8), [0, 1, 2], mean=[0.286], std=np.float32(0.353))
+    assert result["accuracy"] in (0.0, 1 / 3, 2 / 3, 1.0)
+    assert result["normalization"] == {"mean": [0.286], "std": pytest.approx(0.353), "source": "command line"}
