@@ -80,34 +80,46 @@ def _load_array(path):
 
 
 def load_inputs(paths):
-    """Images and labels from the command line: one ``.npz`` (arrays ``x`` and optional ``y``) or image
-    files (``.png``, ``.npy``; no labels). Returns ``(images (N, H, W[, C]), labels or None)``."""
+    """Images and labels from the command line: one ``.npz`` (arrays ``x`` and optional ``y``, one label per
+    image) or image files (``.png``, ``.npy``; no labels), suffixes in any case. Returns ``(images (N, H, W[, C]),
+    labels or None)``."""
     paths = [str(p) for p in paths]
     for path in paths:
         if not os.path.isfile(path):
             raise RunnerError(f"input file not found: {path}")
         check_size(path, "input")
-    if len(paths) == 1 and paths[0].endswith(".npz"):
-        data = _load_array(paths[0])
-        with data:
-            if "x" not in data.files:
-                raise RunnerError(f"{paths[0]} has arrays {sorted(data.files)}; it needs 'x' (images) "
-                                  "and optionally 'y' (labels): np.savez(path, x=images, y=labels)")
-            try:
-                x = arrays.member(data, "x", paths[0], "the images")
-                y = arrays.member(data, "y", paths[0], "the labels") if "y" in data.files else None
-            except arrays.NotAnArray as error:
-                raise RunnerError(str(error)) from error
-            return x, (None if y is None else _labels(y, f"{paths[0]}: labels 'y'"))
+    suffixes = [os.path.splitext(path)[1].lower() for path in paths]
+    if suffixes == [".npz"]:
+        return _load_npz(paths[0])
     images = []
-    for path in paths:
-        if path.endswith(".npz"):
+    for path, suffix in zip(paths, suffixes):
+        if suffix == ".npz":
             raise RunnerError(f"{path}: pass a .npz file alone, not mixed with other inputs")
-        images.append(read_png(path) if path.lower().endswith(".png") else _load_array(path))
+        images.append(read_png(path) if suffix == ".png" else _load_array(path))
     shapes = {np.shape(image) for image in images}
     if len(shapes) > 1:
         raise RunnerError(f"the images have different shapes {sorted(shapes)}; give images of one size")
     return np.stack(images), None
+
+
+def _load_npz(path):
+    """(x, y or None) of a .npz given alone; the labels checked against the images here, before --limit."""
+    data = _load_array(path)
+    with data:
+        if "x" not in data.files:
+            raise RunnerError(f"{path} has arrays {sorted(data.files)}; it needs 'x' (images) "
+                              "and optionally 'y' (labels): np.savez(path, x=images, y=labels)")
+        try:
+            x = arrays.member(data, "x", path, "the images")
+            y = arrays.member(data, "y", path, "the labels") if "y" in data.files else None
+        except arrays.NotAnArray as error:
+            raise RunnerError(str(error)) from error
+    if y is None:
+        return x, None
+    y = _labels(y, f"{path}: labels 'y'")
+    if len(y) != len(x):
+        raise RunnerError(f"{path}: {len(y)} labels for {len(x)} images (give one label per image)")
+    return x, y
 
 
 def _labels(y, what):

@@ -98,6 +98,10 @@ def _files(tmp):
     made["bad_crc.png"].write_bytes(bytes(data))
     made["zero_width.png"] = _png(tmp / "zero_width.png", width=0, body=zlib.compress(b"\x00" * 28))
     made["long_rows.png"] = _png(tmp / "long_rows.png", body=zlib.compress(b"".join(rows) * 2))
+    np.savez(tmp / "more_images.npz", x=np.zeros((5, 28, 28), np.uint8), y=np.array([0, 1, 2]))
+    made["more_images.npz"] = tmp / "more_images.npz"
+    made["upper.NPZ"] = tmp / "upper.NPZ"
+    made["upper.NPZ"].write_bytes(good.read_bytes())
     made["model_link"] = tmp / "model_link.tflite"
     made["model_link"].symlink_to(MODEL)
     stamped = integrity.stamp(MODEL.read_bytes(), (0.286, 0.353), "int8")
@@ -133,6 +137,8 @@ CASES = {  # id: (argv with {name} placeholders, a fragment the error must conta
     "images with channels": (["{model}", "{channels.npz}"], "resize"),
     "images of two sizes": (["{model}", "{image.npy}", "{other_size.npy}"], "different shapes"),
     "labels count": (["{model}", "{labels_count.npz}"], "2 labels for 3 images"),
+    "labels count hidden by --limit": (["{model}", "{more_images.npz}", "--limit", "3"], "3 labels for 5 images"),
+    "upper-case .NPZ mixed with images": (["{model}", "{upper.NPZ}", "{image.npy}"], "alone"),
     "labels not integers": (["{model}", "{labels_float.npz}"], "integer class indices"),
     "labels are text": (["{model}", "{labels_text.npz}"], "integer class indices"),
     "negative pixels": (["{model}", "{negative.npz}"], "8-bit pixels"),
@@ -206,6 +212,12 @@ def test_the_good_input_runs(bad_files, capsys):
     assert cli.main([bad_files["model"], bad_files["good"], "--mean", "0", "--std", "1", "--limit", "2"]) == 0
     out = capsys.readouterr().out
     assert "interpreter litert, 2 images" in out and "accuracy" in out
+
+
+def test_an_upper_case_npz_is_read_as_an_npz(bad_files, capsys):
+    assert cli.main([bad_files["model"], bad_files["upper.NPZ"], "--show", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "interpreter litert, 3 images" in out and "accuracy" in out  # its labels were read
 
 
 # -- the runner's API (runner.run) checks what it is given itself: the command line is one caller of it ------
