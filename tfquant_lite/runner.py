@@ -74,7 +74,7 @@ def read_png(path):
 
 def _load_array(path):
     try:
-        return arrays.load(path, "the images")
+        return arrays.load(path, "the images", limit=size_limit())
     except arrays.NotAnArray as error:
         raise RunnerError(str(error)) from error
 

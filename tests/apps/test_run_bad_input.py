@@ -90,6 +90,9 @@ def _files(tmp):
     made["huge_member.npz"] = tmp / "huge_member.npz"
     with zipfile.ZipFile(made["huge_member.npz"], "w") as archive:
         archive.writestr("x.npy", _claiming(tmp / "member.npy", (99999999999, 28)).read_bytes())
+    made["huge_member_no_suffix.npz"] = tmp / "huge_member_no_suffix.npz"
+    with zipfile.ZipFile(made["huge_member_no_suffix.npz"], "w") as archive:  # np.load reads member "x" as x
+        archive.writestr("x", _claiming(tmp / "member.npy", (99999999999, 28)).read_bytes())
     rows = [b"\x00" + bytes(28) for _ in range(28)]
     made["filter9.png"] = _png(tmp / "filter9.png", body=zlib.compress(b"".join([b"\x09" + bytes(28)] + rows[1:])))
     made["bad_crc.png"] = tmp / "bad_crc.png"
@@ -165,6 +168,8 @@ CASES = {  # id: (argv with {name} placeholders, a fragment the error must conta
     "npz with object y": (["{model}", "{object_y.npz}"], "Python objects"),
     "npy header larger than the file": (["{model}", "{huge_header.npy}"], "header claims shape"),
     "npz member header larger than its data": (["{model}", "{huge_member.npz}"], "header claims shape"),
+    "npz member without .npy whose header is larger than its data": (["{model}", "{huge_member_no_suffix.npz}"],
+                                                                      "header claims shape"),
     "png filter type 9": (["{model}", "{filter9.png}"], "filter type 9"),
     "png bad crc": (["{model}", "{bad_crc.png}"], "CRC"),
     "png zero width": (["{model}", "{zero_width.png}"], "each side must be"),
@@ -242,3 +247,14 @@ def test_runner_api_takes_labels_as_a_list_and_per_channel_values_it_can_compare
         result = runner.run(MODEL, np.zeros((3, 28, 28), np.uint8), [0, 1, 2], mean=[0.286], std=np.float32(0.353))
     assert result["accuracy"] in (0.0, 1 / 3, 2 / 3, 1.0)
     assert result["normalization"] == {"mean": [0.286], "std": pytest.approx(0.353), "source": "command line"}
+
+
+def test_an_npz_that_inflates_past_the_limit_is_not_read(tmp_path, monkeypatch, capsys):
+    """A compression bomb: 1 MB of zeros in a file of about 1 KB, refused before NumPy inflates it."""
+    bomb = tmp_path / "bomb.npz"
+    np.savez_compressed(bomb, x=np.zeros((1300, 28, 28), np.uint8))
+    assert bomb.stat().st_size < 10_000
+    limit = 2 * MODEL.stat().st_size  # room for the model itself; far below the 1,019,200 bytes inflated
+    monkeypatch.setattr(runner, "size_limit", lambda: limit)
+    assert cli.main([str(MODEL), str(bomb)]) == 2
+    assert f"bytes uncompressed, more than the {limit:,}" in one_error_line(capsys.readouterr().err)
