@@ -66,9 +66,9 @@ def read_png(path):
         raise RunnerError(f"{path}: not a PNG file (give 8-bit PNG, .npy or .npz inputs)")
     try:
         return png.decode(data)
+    except png.Unsupported as error:
+        raise RunnerError(f"{path}: {error}") from None
     except png.BadPNG as error:
-        if "supported" in str(error):
-            raise RunnerError(f"{path}: {error}") from None
         raise RunnerError(f"{path}: damaged PNG ({error}); re-save or copy it again") from None
 
 

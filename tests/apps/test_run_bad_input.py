@@ -258,3 +258,14 @@ def test_an_npz_that_inflates_past_the_limit_is_not_read(tmp_path, monkeypatch, 
     monkeypatch.setattr(runner, "size_limit", lambda: limit)
     assert cli.main([str(MODEL), str(bomb)]) == 2
     assert f"bytes uncompressed, more than the {limit:,}" in one_error_line(capsys.readouterr().err)
+
+
+def test_png_tells_an_unsupported_kind_from_damage_by_its_class(bad_files):
+    from tfquant_lite import png
+    for name in ("16bit.png", "interlaced.png", "palette.png"):
+        with pytest.raises(png.Unsupported):
+            png.decode(open(bad_files[name], "rb").read())
+    for name in ("bad_crc.png", "damaged.png", "filter9.png"):
+        with pytest.raises(png.BadPNG) as caught:
+            png.decode(open(bad_files[name], "rb").read())
+        assert not isinstance(caught.value, png.Unsupported)
