@@ -201,8 +201,8 @@ def open_session(model, interpreter="litert", num_threads=1, arena_size=None, qu
             raise ArenaTooSmall(f"TensorFlow Lite Micro cannot run this model in a {arena_size:,}-byte arena; "
                                 f"it needs at least {minimum:,} bytes ({-(-minimum // 1024)} KiB)")
         return _Micro(module, model, arena_size)
-    from .tflm_ops import OP_NAME
-    if OP_NAME.encode() in model:
+    from .tflm_ops import OP_NAME, uses_op
+    if uses_op(model):
         raise InterpreterUnavailable(f"this file uses tfquant's TFLite Micro op {OP_NAME} (format packed-tflm), "
                                      f"which only TFLite Micro runs; use interpreter 'tflm', not {name!r}")
     if name in ("litert", "litert-noxnnpack"):

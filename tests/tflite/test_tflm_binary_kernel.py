@@ -248,6 +248,8 @@ def test_other_interpreters_refuse_the_file_by_name():
     int8, data = _case(("Conv2D", 8, 3), {"padding": "same"}, (6, 6, 4), None, 0.0)
     with pytest.raises(interpreters.InterpreterUnavailable, match="only TFLite Micro runs; use interpreter 'tflm'"):
         interpreters.run(packed_tflm.to_packed_tflm(int8)[0], data[:1], "litert")
+    assert tflm_ops.uses_op(packed_tflm.to_packed_tflm(int8)[0]) and not tflm_ops.uses_op(int8)
+    assert tflm_ops.registerers(int8) == []  # a plain int8 file loads no kernel library
 
 
 def test_non_binary_and_unsupported_layers_stay_as_they_are():
