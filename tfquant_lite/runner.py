@@ -278,12 +278,11 @@ def _expanded(data, source):
 
 
 def _is_packed(record, data):
-    """True for a packed file: its metadata says so, or (no metadata) its graph unpacks sign bits.
+    """True for a file whose graph unpacks sign bits (GATHER: the packed and packed-int8 formats), which `fold`
+    expands; not a packed-tflm file, whose 1-bit layers are its TFQUANT_BINARY op, with nothing to fold.
     False where the file cannot be read (no flatbuffers or schema here), since it cannot be folded either."""
     if record["checksum"] is Integrity.NOT_CHECKED:
         return False
-    if record.get("format"):
-        return str(record["format"]).startswith("packed")
     from . import flatbuffer as fb
     model = fb.read(data)
     return any(fb.op_name(model, op) == "GATHER" for op in model.subgraphs[0].operators)
