@@ -192,7 +192,7 @@ def _main(args, destinations=Destinations()):
     write_text(args.out / "main_job.json", json.dumps({"rows": rows, "int8_fidelity": fidelity, "minutes": minutes},
                                                       indent=1))
     if args.publish:
-        replace_section("Main job (end to end)", results_section(table, args, minutes), args.results)
+        replace_section("Main job (end to end)", results_section(table, args, minutes, len(y_eval)), args.results)
         print(f"published: {args.demo_dir} and {args.results}")
 
 
@@ -229,14 +229,15 @@ def format_table(rows, float_bytes):
     return "\n".join(lines)
 
 
-def results_section(table, args, minutes):
+def results_section(table, args, minutes, test_images):
+    """The results page's section; `test_images`: how many were scored (--test-images, at most the test set's)."""
     return (
         f"`python -m jobs.main_job --publish`, run on {time.strftime('%Y-%m-%d')}: small VGG-9 "
         f"(1/8 width) on Fashion-MNIST, {args.epochs} epochs, batch 128, Adam and BC-Adam "
         f"(`tfquant.recipes.binary_adam`: first conv in full precision) at peak lr {args.lr:g} with the cosine "
         f"schedule (10% warm-up); the BC-Adam model "
         f"exported and run with `tfquant-run` on LiteRT, 1 thread; accuracies on the first "
-        f"{args.test_images} test images; {minutes:.1f} minutes in all on 2 CPU cores (shared).\n\n{table}\n"
+        f"{test_images} test images; {minutes:.1f} minutes in all on 2 CPU cores (shared).\n\n{table}\n"
     )
 
 

@@ -4,7 +4,8 @@ what a file is when it is not one.
 Before NumPy reads any array, every .npy header (the file's, or each member's of a .npz) is read alone and
 checked: its dtype holds no Python objects (object arrays are pickles), and prod(shape) x itemsize is no
 more than the bytes that follow the header (for a .npz member: its uncompressed size). A header that claims
-more (e.g. shape (99999999999, 28) in a 1 KiB file) is refused before any allocation.
+more (e.g. shape (99999999999, 28) in a 1 KiB file) is refused before any allocation, and so is a .npz whose
+members would inflate past the caller's `limit` (a compression bomb).
 """
 import pathlib
 import zipfile
@@ -42,20 +43,31 @@ def _check_header(f, available, where, what):
                          f"file holds {max(have, 0):,} bytes of data: it is damaged or truncated; save {what} again")
 
 
-def _check_members(path, what):
+def _check_members(path, what, limit):
+    """Check every member that holds a .npy header, whatever its name (NumPy reads a member "x" as array "x"
+    just as it reads "x.npy"); NotAnArray when the members hold more than `limit` bytes uncompressed."""
     try:
         with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                if info.filename.endswith(".npy"):
-                    with archive.open(info) as f:
-                        _check_header(f, info.file_size, f"{path} (array {info.filename[:-4]!r})", what)
+            members = [info for info in archive.infolist() if not info.is_dir()]
+            total = sum(info.file_size for info in members)
+            if limit is not None and total > limit:
+                raise NotAnArray(f"{path} holds {total:,} bytes uncompressed, more than the {limit:,} it may have "
+                                 f"here: it was not read; give the right file")
+            for info in members:
+                with archive.open(info) as f:
+                    if f.read(len(NPY_MAGIC)) != NPY_MAGIC:
+                        continue  # NumPy returns such a member as bytes, never as an array
+                with archive.open(info) as f:
+                    name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+                    _check_header(f, info.file_size, f"{path} (array {name!r})", what)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as error:
         raise NotAnArray(f"{path} is a damaged NumPy file ({error}); save {what} again") from error
 
 
-def load(path, what="the array"):
+def load(path, what="the array", limit=None):
     """The array in a .npy file, or the open NpzFile of a .npz (every member checked, see the module docstring);
-    NotAnArray for anything else (text, pickles, Python objects, damaged files, headers larger than the file)."""
+    NotAnArray for anything else (text, pickles, Python objects, damaged files, headers larger than the file, a
+    .npz whose members hold more than `limit` bytes uncompressed)."""
     path = pathlib.Path(path)
     with open(path, "rb") as f:
         head = f.read(6)
@@ -66,7 +78,7 @@ def load(path, what="the array"):
         raise NotAnArray(f"{path} is not a NumPy .npy/.npz file (it starts with {head!r}); "
                          f"save {what} with np.save(path, x)")
     if head.startswith(NPZ_MAGIC):
-        _check_members(path, what)
+        _check_members(path, what, limit)
     try:
         return np.load(path, allow_pickle=False)
     except ValueError as error:

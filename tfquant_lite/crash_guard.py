@@ -11,8 +11,11 @@ how the child ended:
     killed by signal S    -> "the interpreter crashed (signal S, SIGSEGV)"
     still running after `timeout` s -> killed, "the interpreter did not finish one invoke in ..."
 
-POSIX only (os.fork): elsewhere `crash_of` returns None without trying. Needs numpy and the interpreter.
+The fork, the silenced child and the wait are `in_child`, which TFLite Micro's arena probe
+(`interpreters.tflm_runs`) uses too; a child still running when the wait ends (its deadline, or Ctrl-C) is
+killed. POSIX only (os.fork): elsewhere `crash_of` returns None without trying. Needs numpy and the interpreter.
 """
+import contextlib
 import faulthandler
 import os
 import signal
@@ -24,19 +27,53 @@ import numpy as np
 POLL_S = 0.01
 
 
-def _child(model, interpreter, num_threads, arena_size):
-    from . import interpreters
-    faulthandler.disable()
-    null = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(null, 1), os.dup2(null, 2)
+def in_child(work, timeout=None):
+    """Call ``work()`` in a forked child, its stdout and stderr sent to /dev/null; return how the child ended:
+    ``("exit", 0)`` when `work` returned true, ``("exit", 1)`` when it returned false or raised, ``("signal", S)``
+    when it died by signal S, ``("timeout", None)`` when it ran past `timeout` seconds (then it is killed; None:
+    no limit). The child is killed too when the wait itself is interrupted (Ctrl-C), so none is left behind.
+    POSIX only (os.fork)."""
+    sys.stdout.flush(), sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child reports by its exit status only; a crash's trace stays silent too
+        faulthandler.disable()
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1), os.dup2(null, 2)
+        try:
+            os._exit(0 if work() else 1)
+        except BaseException:  # noqa: BLE001 - any exception: the caller meets it again in its own process
+            os._exit(1)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    done = 0  # the child's pid once it has ended
     try:
-        session = interpreters.open_session(model, interpreter, num_threads, arena_size, quiet=True)
-        session.set_input(np.zeros(session.input["shape"], session.input["dtype"]))
-        session.invoke()
-        np.asarray(session.get_output()).sum()
-        os._exit(0)
-    except BaseException:  # noqa: BLE001 - any exception: the parent will meet it again and report it
-        os._exit(1)
+        while True:
+            done, status = os.waitpid(pid, 0 if deadline is None else os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                return "timeout", None
+            time.sleep(POLL_S)
+    finally:
+        if not done:  # past the deadline, or the wait was interrupted (Ctrl-C)
+            _kill(pid)
+    if os.WIFSIGNALED(status):
+        return "signal", os.WTERMSIG(status)
+    return "exit", os.WEXITSTATUS(status)
+
+
+def _kill(pid):
+    with contextlib.suppress(ProcessLookupError, ChildProcessError):
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+
+
+def _opens_and_invokes(model, interpreter, num_threads, arena_size):
+    from . import interpreters
+    session = interpreters.open_session(model, interpreter, num_threads, arena_size, quiet=True)
+    session.set_input(np.zeros(session.input["shape"], session.input["dtype"]))
+    session.invoke()
+    np.asarray(session.get_output()).sum()
+    return True
 
 
 def crash_of(model, interpreter, num_threads=1, arena_size=None, timeout=120.0):
@@ -44,25 +81,13 @@ def crash_of(model, interpreter, num_threads=1, arena_size=None, timeout=120.0):
     signal; otherwise how it died, as words (see the module docstring)."""
     if not hasattr(os, "fork"):
         return None
-    sys.stdout.flush(), sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        _child(model, interpreter, num_threads, arena_size)
-    deadline = time.monotonic() + timeout
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            return f"the interpreter did not finish one invoke in {timeout:g} s"
-        time.sleep(POLL_S)
-    if os.WIFSIGNALED(status):
-        number = os.WTERMSIG(status)
+    kind, value = in_child(lambda: _opens_and_invokes(model, interpreter, num_threads, arena_size), timeout)
+    if kind == "timeout":
+        return f"the interpreter did not finish one invoke in {timeout:g} s"
+    if kind == "signal":
         try:
-            label = signal.Signals(number).name
+            label = signal.Signals(value).name
         except ValueError:
             label = "unknown"
-        return f"the interpreter crashed (signal {number}, {label})"
+        return f"the interpreter crashed (signal {value}, {label})"
     return None

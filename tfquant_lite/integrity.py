@@ -92,8 +92,7 @@ def normalization_record(normalization):
         normalization = (normalization["mean"], normalization["std"])
     if not isinstance(normalization, (tuple, list)) or len(normalization) != 2:
         raise ValueError(f"normalization {normalization!r}: give (mean, std), 'none' or None")
-    values = [np.asarray(v).tolist() if isinstance(v, np.ndarray) else v for v in normalization]
-    mean, std = norm.check(*values)
+    mean, std = norm.check(*normalization)
     return {"mean": mean, "std": std}
 
 

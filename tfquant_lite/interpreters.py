@@ -24,7 +24,6 @@ Models here have a batch of 1; inputs are fed one sample at a time. A tensor's d
 `shape`, `dtype` and `quantization` = (scale, zero point) or None.
 """
 import contextlib
-import faulthandler
 import importlib
 import os
 import pathlib
@@ -33,6 +32,8 @@ import sys
 import tempfile
 
 import numpy as np
+
+from . import crash_guard
 
 INTERPRETERS = ("litert", "litert-noxnnpack", "tflite-runtime", "tflm", "tf.lite")
 ALIASES = {
@@ -200,8 +201,8 @@ def open_session(model, interpreter="litert", num_threads=1, arena_size=None, qu
             raise ArenaTooSmall(f"TensorFlow Lite Micro cannot run this model in a {arena_size:,}-byte arena; "
                                 f"it needs at least {minimum:,} bytes ({-(-minimum // 1024)} KiB)")
         return _Micro(module, model, arena_size)
-    from .tflm_ops import OP_NAME
-    if OP_NAME.encode() in model:
+    from .tflm_ops import OP_NAME, uses_op
+    if uses_op(model):
         raise InterpreterUnavailable(f"this file uses tfquant's TFLite Micro op {OP_NAME} (format packed-tflm), "
                                      f"which only TFLite Micro runs; use interpreter 'tflm', not {name!r}")
     if name in ("litert", "litert-noxnnpack"):
@@ -237,21 +238,13 @@ def _tflm_outputs(model, arena_size, sample):
 def tflm_runs(model, arena_size, sample, expected=None):
     """True when TFLM runs `model` in an arena of `arena_size` bytes (and reproduces `expected`, if given).
 
-    The probe runs in a forked child: near its minimum arena TFLM sometimes crashes (an unsigned
-    underflow in its tail allocator, then SIGSEGV) instead of reporting the failure.
+    The probe runs in a forked child (`crash_guard.in_child`): near its minimum arena TFLM sometimes crashes
+    (an unsigned underflow in its tail allocator, then SIGSEGV) instead of reporting the failure.
     """
-    sys.stdout.flush(), sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:  # child: silence TFLM's allocation messages (and a crash's trace), report by exit status only
-        faulthandler.disable()
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 1), os.dup2(null, 2)
-        try:
-            outputs = _tflm_outputs(model, arena_size, sample)
-            os._exit(0 if expected is None or np.array_equal(outputs, expected) else 1)
-        except BaseException:
-            os._exit(1)
-    return os.waitpid(pid, 0)[1] == 0
+    def probe():
+        outputs = _tflm_outputs(model, arena_size, sample)
+        return expected is None or np.array_equal(outputs, expected)
+    return crash_guard.in_child(probe) == ("exit", 0)
 
 
 def tflm_min_arena(model, sample, upper=64 << 20):

@@ -1,13 +1,15 @@
 """The input normalisation x = (p / 255 - mean) / std, validated by one function wherever it comes from.
 
-The three places a normalisation enters tfquant use `check` (or `check_value`, one part of it):
-- typed on a command line (`tfquant-run --mean/--std`, `tfquant-export --mean/--std`: `tfquant.cli.common`);
+The places a normalisation enters tfquant use `check` (or `check_value`, one part of it):
+- typed on a command line (`tfquant-run --mean/--std`, `tfquant-export --mean/--std`: `tfquant_lite.cli_common`);
 - given to the exporter (`integrity.normalization_record`), which records it in the file's stamp;
-- read back from a file's metadata by the runner (`integrity.check`), whether the stamp verified or not.
+- read back from a file's metadata by the runner (`integrity.check`), whether the stamp verified or not;
+- given to the runner by a caller (`runner.run(mean=, std=)`).
 
 A valid value: mean any finite number, std a finite number > 0; each a number or a non-empty list of
-numbers (one per input channel). Booleans, strings, null, nested lists are refused. Pure Python, no imports
-beyond `math`, so the command-line tools can use it before anything heavy loads.
+numbers (one per input channel); a NumPy array or scalar is read as its `tolist()`. Booleans, strings,
+null, nested lists are refused. Pure Python, no imports beyond `math`, so the command-line tools can use it
+before anything heavy loads.
 """
 import math
 
@@ -19,6 +21,8 @@ def check_value(value, part):
     wrong (not a number, not finite, std not > 0)."""
     if part not in PARTS:
         raise ValueError(f"unknown normalisation part {part!r} (mean or std)")
+    if hasattr(value, "tolist") and not isinstance(value, (list, tuple)):  # a NumPy array or scalar
+        value = value.tolist()
     values = value if isinstance(value, (list, tuple)) else [value]
     if not values:
         raise ValueError(f"normalisation {part} is an empty list; give a number (or one per channel)")

@@ -1,6 +1,6 @@
 """Decode 8-bit PNG images per the PNG specification (W3C PNG, 2nd edition), strictly: anything else is refused.
 
-    grey = decode(data)     # (H, W) uint8; BadPNG names what is wrong with the file
+    grey = decode(data)     # (H, W) uint8; BadPNG names what is wrong with the file (Unsupported: a kind not read)
 
 What is checked, in file order (section numbers of the specification):
 - the 8-byte signature (5.2); every chunk's length <= 2^31 - 1 and its CRC-32 over type + data (5.3);
@@ -26,6 +26,11 @@ MAX_CHUNK = 2**31 - 1
 
 class BadPNG(ValueError):
     """Not a PNG this decoder reads; the message says what is wrong."""
+
+
+class Unsupported(BadPNG):
+    """A sound PNG of a kind this decoder does not read (palette, 16-bit, interlaced); the message says how to
+    re-save it."""
 
 
 def _chunks(data):
@@ -60,7 +65,7 @@ def _header(chunks):
         raise BadPNG(f"compression {compression}, filter method {filtering}, interlace {interlace}: "
                      "the specification defines 0, 0 and 0/1 only")
     if depth != 8 or colour not in CHANNELS or interlace:
-        raise BadPNG("only 8-bit non-interlaced grey/RGB(A) PNGs are supported; re-save it as such "
+        raise Unsupported("only 8-bit non-interlaced grey/RGB(A) PNGs are supported; re-save it as such "
                      "(e.g. `convert in.png -depth 8 -interlace none out.png`)")
     return width, height, CHANNELS[colour]
 

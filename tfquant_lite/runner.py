@@ -66,56 +66,69 @@ def read_png(path):
         raise RunnerError(f"{path}: not a PNG file (give 8-bit PNG, .npy or .npz inputs)")
     try:
         return png.decode(data)
+    except png.Unsupported as error:
+        raise RunnerError(f"{path}: {error}") from None
     except png.BadPNG as error:
-        if "supported" in str(error):
-            raise RunnerError(f"{path}: {error}") from None
         raise RunnerError(f"{path}: damaged PNG ({error}); re-save or copy it again") from None
 
 
 def _load_array(path):
     try:
-        return arrays.load(path, "the images")
+        return arrays.load(path, "the images", limit=size_limit())
     except arrays.NotAnArray as error:
         raise RunnerError(str(error)) from error
 
 
 def load_inputs(paths):
-    """Images and labels from the command line: one ``.npz`` (arrays ``x`` and optional ``y``) or image
-    files (``.png``, ``.npy``; no labels). Returns ``(images (N, H, W[, C]), labels or None)``."""
+    """Images and labels from the command line: one ``.npz`` (arrays ``x`` and optional ``y``, one label per
+    image) or image files (``.png``, ``.npy``; no labels), suffixes in any case. Returns ``(images (N, H, W[, C]),
+    labels or None)``."""
     paths = [str(p) for p in paths]
     for path in paths:
         if not os.path.isfile(path):
             raise RunnerError(f"input file not found: {path}")
         check_size(path, "input")
-    if len(paths) == 1 and paths[0].endswith(".npz"):
-        data = _load_array(paths[0])
-        with data:
-            if "x" not in data.files:
-                raise RunnerError(f"{paths[0]} has arrays {sorted(data.files)}; it needs 'x' (images) "
-                                  "and optionally 'y' (labels): np.savez(path, x=images, y=labels)")
-            try:
-                x = arrays.member(data, "x", paths[0], "the images")
-                y = arrays.member(data, "y", paths[0], "the labels") if "y" in data.files else None
-            except arrays.NotAnArray as error:
-                raise RunnerError(str(error)) from error
-            return x, (None if y is None else _labels(y, paths[0]))
+    suffixes = [os.path.splitext(path)[1].lower() for path in paths]
+    if suffixes == [".npz"]:
+        return _load_npz(paths[0])
     images = []
-    for path in paths:
-        if path.endswith(".npz"):
+    for path, suffix in zip(paths, suffixes):
+        if suffix == ".npz":
             raise RunnerError(f"{path}: pass a .npz file alone, not mixed with other inputs")
-        images.append(read_png(path) if path.lower().endswith(".png") else _load_array(path))
+        images.append(read_png(path) if suffix == ".png" else _load_array(path))
     shapes = {np.shape(image) for image in images}
     if len(shapes) > 1:
         raise RunnerError(f"the images have different shapes {sorted(shapes)}; give images of one size")
     return np.stack(images), None
 
 
-def _labels(y, source):
+def _load_npz(path):
+    """(x, y or None) of a .npz given alone; the labels checked against the images here, before --limit."""
+    data = _load_array(path)
+    with data:
+        if "x" not in data.files:
+            raise RunnerError(f"{path} has arrays {sorted(data.files)}; it needs 'x' (images) "
+                              "and optionally 'y' (labels): np.savez(path, x=images, y=labels)")
+        try:
+            x = arrays.member(data, "x", path, "the images")
+            y = arrays.member(data, "y", path, "the labels") if "y" in data.files else None
+        except arrays.NotAnArray as error:
+            raise RunnerError(str(error)) from error
+    if y is None:
+        return x, None
+    y = _labels(y, f"{path}: labels 'y'")
+    if len(y) != len(x):
+        raise RunnerError(f"{path}: {len(y)} labels for {len(x)} images (give one label per image)")
+    return x, y
+
+
+def _labels(y, what):
+    """`y` as int64 class indices (N,); RunnerError naming `what` (e.g. "data.npz: labels 'y'") otherwise."""
     y = np.asarray(y)
     if y.dtype.kind not in "iu" and not (y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(y == np.round(y))):
-        raise RunnerError(f"{source}: labels 'y' must be integer class indices, got dtype {y.dtype}")
+        raise RunnerError(f"{what} must be integer class indices, got dtype {y.dtype}")
     if y.size and (y.min() < 0 or y.max() > np.iinfo(np.int64).max):
-        raise RunnerError(f"{source}: labels 'y' must be class indices >= 0, got {y.min()}")
+        raise RunnerError(f"{what} must be class indices >= 0, got {y.min()}")
     return y.astype(np.int64).reshape(-1)
 
 
@@ -195,8 +208,11 @@ def normalization(record, mean=None, std=None):
     if mean is not None or std is not None:
         if mean is None or std is None:
             raise RunnerError("give --mean and --std together (the normalisation x = (p/255 - mean) / std)")
-        if isinstance(recorded, dict) and not (np.allclose(recorded["mean"], mean)
-                                               and np.allclose(recorded["std"], std)):
+        try:
+            mean, std = norm.check(mean, std)
+        except ValueError as error:
+            raise RunnerError(f"{error} (the normalisation x = (p/255 - mean) / std: mean finite, std > 0)") from None
+        if isinstance(recorded, dict) and not (_agree(recorded["mean"], mean) and _agree(recorded["std"], std)):
             warnings.warn(f"--mean {mean} --std {std} override the file's recorded normalisation "
                           f"(mean {recorded['mean']}, std {recorded['std']})", RunnerWarning, stacklevel=3)
         return mean, std, "command line"
@@ -206,6 +222,14 @@ def normalization(record, mean=None, std=None):
     if recorded == "none":
         return 0.0, 1.0, "file metadata (none)"
     return 0.0, 1.0, "unknown"
+
+
+def _agree(recorded, given):
+    """True when two normalisation parts are the same values (a number or one per channel)."""
+    try:
+        return bool(np.allclose(recorded, given))
+    except ValueError:  # one value per channel against another channel count
+        return False
 
 
 # -------------------------------------------------------------------------------------- interpreters
@@ -254,12 +278,11 @@ def _expanded(data, source):
 
 
 def _is_packed(record, data):
-    """True for a packed file: its metadata says so, or (no metadata) its graph unpacks sign bits.
+    """True for a file whose graph unpacks sign bits (GATHER: the packed and packed-int8 formats), which `fold`
+    expands; not a packed-tflm file, whose 1-bit layers are its TFQUANT_BINARY op, with nothing to fold.
     False where the file cannot be read (no flatbuffers or schema here), since it cannot be folded either."""
     if record["checksum"] is Integrity.NOT_CHECKED:
         return False
-    if record.get("format"):
-        return str(record["format"]).startswith("packed")
     from . import flatbuffer as fb
     model = fb.read(data)
     return any(fb.op_name(model, op) == "GATHER" for op in model.subgraphs[0].operators)
@@ -320,7 +343,8 @@ def run(model_path, images, labels=None, interpreter="auto", mean=None, std=None
     ``quiet``: silence the interpreter's log lines while it loads.
     Returns a `RunResult` (run_result.py: the interpreter used, predictions, probabilities, accuracy, latency,
     load time, normalisation and the file's `Integrity`).
-    Warns (`RunnerWarning`) when no normalisation is known or the file is foreign.
+    Warns (`RunnerWarning`) when no normalisation is known or the file is foreign. Every argument is checked
+    here, whoever calls (mean/std by `normalization.check`, labels as class indices >= 0): `RunnerError`.
     """
     source = str(model_path)
     if not os.path.isfile(source):
@@ -336,6 +360,7 @@ def run(model_path, images, labels=None, interpreter="auto", mean=None, std=None
         warnings.warn(note, RunnerWarning, stacklevel=2)
     mean, std, norm_source = normalization(record, mean, std)
     images = check_pixels(images)
+    labels = None if labels is None else _labels(labels, "the labels")
     if norm_source == "unknown":
         warnings.warn("the inputs are 8-bit pixels (0..255) and no normalisation is known (the file records "
                       "none): fed as p/255; if the model was trained on normalised inputs, pass --mean/--std "

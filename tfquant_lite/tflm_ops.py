@@ -75,11 +75,17 @@ def load():
     return _loaded["library"]
 
 
+def uses_op(model_bytes):
+    """True when the file names the TFQUANT_BINARY op (format packed-tflm). A byte search, so the interpreter
+    layer needs no flatbuffer parser; a false positive only registers an op the model does not use (harmless)
+    or refuses a file on the interpreters that lack it."""
+    return OP_NAME.encode() in bytes(model_bytes)
+
+
 def registerers(model_bytes):
     """The `custom_op_registerers` the TFLM Python interpreter needs for `model_bytes`: [REGISTERER]
-    (the library loaded) when the file names the TFQUANT_BINARY op, else []. A byte search, so the
-    interpreter layer needs no flatbuffer parser; registering an op a model does not use is harmless."""
-    if OP_NAME.encode() not in bytes(model_bytes):
+    (the library loaded) when it uses the TFQUANT_BINARY op (`uses_op`), else []."""
+    if not uses_op(model_bytes):
         return []
     load()
     return [REGISTERER]

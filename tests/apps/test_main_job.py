@@ -129,3 +129,10 @@ def test_a_learning_rate_that_is_not_positive_is_refused(tmp_path, capsys):
     assert main_job.main(["--quick", "--lr", "0", "--out", str(tmp_path / "main")]) == 2
     assert "--lr" in capsys.readouterr().err
     assert not (tmp_path / "main-quick").exists()
+
+
+def test_the_results_section_names_the_images_scored_not_the_flag(tmp_path):
+    """--test-images 50000 scores the 10,000 test images there are: the published text says 10000."""
+    args = main_job.check(main_job.build_parser().parse_args(["--test-images", "50000", "--out", str(tmp_path)]))
+    section = main_job.results_section("| table |", args, 4.2, 10000)
+    assert "first 10000 test images" in section and "50000" not in section

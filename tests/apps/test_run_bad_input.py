@@ -90,6 +90,9 @@ def _files(tmp):
     made["huge_member.npz"] = tmp / "huge_member.npz"
     with zipfile.ZipFile(made["huge_member.npz"], "w") as archive:
         archive.writestr("x.npy", _claiming(tmp / "member.npy", (99999999999, 28)).read_bytes())
+    made["huge_member_no_suffix.npz"] = tmp / "huge_member_no_suffix.npz"
+    with zipfile.ZipFile(made["huge_member_no_suffix.npz"], "w") as archive:  # np.load reads member "x" as x
+        archive.writestr("x", _claiming(tmp / "member.npy", (99999999999, 28)).read_bytes())
     rows = [b"\x00" + bytes(28) for _ in range(28)]
     made["filter9.png"] = _png(tmp / "filter9.png", body=zlib.compress(b"".join([b"\x09" + bytes(28)] + rows[1:])))
     made["bad_crc.png"] = tmp / "bad_crc.png"
@@ -98,6 +101,10 @@ def _files(tmp):
     made["bad_crc.png"].write_bytes(bytes(data))
     made["zero_width.png"] = _png(tmp / "zero_width.png", width=0, body=zlib.compress(b"\x00" * 28))
     made["long_rows.png"] = _png(tmp / "long_rows.png", body=zlib.compress(b"".join(rows) * 2))
+    np.savez(tmp / "more_images.npz", x=np.zeros((5, 28, 28), np.uint8), y=np.array([0, 1, 2]))
+    made["more_images.npz"] = tmp / "more_images.npz"
+    made["upper.NPZ"] = tmp / "upper.NPZ"
+    made["upper.NPZ"].write_bytes(good.read_bytes())
     made["model_link"] = tmp / "model_link.tflite"
     made["model_link"].symlink_to(MODEL)
     stamped = integrity.stamp(MODEL.read_bytes(), (0.286, 0.353), "int8")
@@ -133,6 +140,8 @@ CASES = {  # id: (argv with {name} placeholders, a fragment the error must conta
     "images with channels": (["{model}", "{channels.npz}"], "resize"),
     "images of two sizes": (["{model}", "{image.npy}", "{other_size.npy}"], "different shapes"),
     "labels count": (["{model}", "{labels_count.npz}"], "2 labels for 3 images"),
+    "labels count hidden by --limit": (["{model}", "{more_images.npz}", "--limit", "3"], "3 labels for 5 images"),
+    "upper-case .NPZ mixed with images": (["{model}", "{upper.NPZ}", "{image.npy}"], "alone"),
     "labels not integers": (["{model}", "{labels_float.npz}"], "integer class indices"),
     "labels are text": (["{model}", "{labels_text.npz}"], "integer class indices"),
     "negative pixels": (["{model}", "{negative.npz}"], "8-bit pixels"),
@@ -159,6 +168,8 @@ CASES = {  # id: (argv with {name} placeholders, a fragment the error must conta
     "npz with object y": (["{model}", "{object_y.npz}"], "Python objects"),
     "npy header larger than the file": (["{model}", "{huge_header.npy}"], "header claims shape"),
     "npz member header larger than its data": (["{model}", "{huge_member.npz}"], "header claims shape"),
+    "npz member without .npy whose header is larger than its data": (["{model}", "{huge_member_no_suffix.npz}"],
+                                                                      "header claims shape"),
     "png filter type 9": (["{model}", "{filter9.png}"], "filter type 9"),
     "png bad crc": (["{model}", "{bad_crc.png}"], "CRC"),
     "png zero width": (["{model}", "{zero_width.png}"], "each side must be"),
@@ -206,3 +217,55 @@ def test_the_good_input_runs(bad_files, capsys):
     assert cli.main([bad_files["model"], bad_files["good"], "--mean", "0", "--std", "1", "--limit", "2"]) == 0
     out = capsys.readouterr().out
     assert "interpreter litert, 2 images" in out and "accuracy" in out
+
+
+def test_an_upper_case_npz_is_read_as_an_npz(bad_files, capsys):
+    assert cli.main([bad_files["model"], bad_files["upper.NPZ"], "--show", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "interpreter litert, 3 images" in out and "accuracy" in out  # its labels were read
+
+
+# -- the runner's API (runner.run) checks what it is given itself: the command line is one caller of it ------
+API_CASES = {  # id: (keyword arguments of runner.run, a fragment of the RunnerError)
+    "std 0": ({"mean": 0.5, "std": 0.0}, "must be > 0"),
+    "mean NaN": ({"mean": float("nan"), "std": 1.0}, "not a finite number"),
+    "mean as text": ({"mean": "0.3", "std": 1.0}, "not a number"),
+    "labels negative": ({"labels": np.array([-1, 0, 1])}, ">= 0"),
+    "labels fractional": ({"labels": np.array([0.5, 1.0, 2.0])}, "integer class indices"),
+}
+
+
+@pytest.mark.parametrize("case", list(API_CASES))
+def test_runner_api_refuses_bad_normalisation_and_labels(case):
+    kwargs, fragment = API_CASES[case]
+    with pytest.raises(runner.RunnerError, match=fragment):
+        runner.run(MODEL, np.zeros((3, 28, 28), np.uint8), **kwargs)
+
+
+def test_runner_api_takes_labels_as_a_list_and_per_channel_values_it_can_compare():
+    with pytest.warns(runner.RunnerWarning, match="override the file's recorded normalisation"):
+        result = runner.run(MODEL, np.zeros((3, 28, 28), np.uint8), [0, 1, 2], mean=[0.286], std=np.float32(0.353))
+    assert result["accuracy"] in (0.0, 1 / 3, 2 / 3, 1.0)
+    assert result["normalization"] == {"mean": [0.286], "std": pytest.approx(0.353), "source": "command line"}
+
+
+def test_an_npz_that_inflates_past_the_limit_is_not_read(tmp_path, monkeypatch, capsys):
+    """A compression bomb: 1 MB of zeros in a file of about 1 KB, refused before NumPy inflates it."""
+    bomb = tmp_path / "bomb.npz"
+    np.savez_compressed(bomb, x=np.zeros((1300, 28, 28), np.uint8))
+    assert bomb.stat().st_size < 10_000
+    limit = 2 * MODEL.stat().st_size  # room for the model itself; far below the 1,019,200 bytes inflated
+    monkeypatch.setattr(runner, "size_limit", lambda: limit)
+    assert cli.main([str(MODEL), str(bomb)]) == 2
+    assert f"bytes uncompressed, more than the {limit:,}" in one_error_line(capsys.readouterr().err)
+
+
+def test_png_tells_an_unsupported_kind_from_damage_by_its_class(bad_files):
+    from tfquant_lite import png
+    for name in ("16bit.png", "interlaced.png", "palette.png"):
+        with pytest.raises(png.Unsupported):
+            png.decode(open(bad_files[name], "rb").read())
+    for name in ("bad_crc.png", "damaged.png", "filter9.png"):
+        with pytest.raises(png.BadPNG) as caught:
+            png.decode(open(bad_files[name], "rb").read())
+        assert not isinstance(caught.value, png.Unsupported)

@@ -248,6 +248,8 @@ def test_other_interpreters_refuse_the_file_by_name():
     int8, data = _case(("Conv2D", 8, 3), {"padding": "same"}, (6, 6, 4), None, 0.0)
     with pytest.raises(interpreters.InterpreterUnavailable, match="only TFLite Micro runs; use interpreter 'tflm'"):
         interpreters.run(packed_tflm.to_packed_tflm(int8)[0], data[:1], "litert")
+    assert tflm_ops.uses_op(packed_tflm.to_packed_tflm(int8)[0]) and not tflm_ops.uses_op(int8)
+    assert tflm_ops.registerers(int8) == []  # a plain int8 file loads no kernel library
 
 
 def test_non_binary_and_unsupported_layers_stay_as_they_are():
@@ -302,3 +304,15 @@ def test_core_on_emulated_cortex_m_equals_the_int8_loop(cpu, board, tmp_path):
     from benchmarks.tflm_binary_kernel_qemu import _build, _qemu
     for layer in (0, 1, 2):
         assert _qemu(cpu, _build(cpu, layer, 3, tmp_path / f"{layer}.elf")) == 0, (cpu, board, layer)
+
+
+def test_the_runner_does_not_claim_to_expand_a_packed_tflm_file(tmp_path):
+    """packed-tflm has no unpack chains to fold: even with expand=True the runner loads it as it is and says so
+    (its format name starts with 'packed', which once made the runner fold it and report it expanded)."""
+    from tfquant_lite import integrity, runner
+    int8, _ = _case(("Conv2D", 8, 3), {"padding": "same"}, (6, 6, 4), None, 0.0)
+    path = tmp_path / "packed-tflm.tflite"
+    path.write_bytes(integrity.stamp(packed_tflm.to_packed_tflm(int8)[0], "none", "packed-tflm"))
+    images = np.random.default_rng(0).integers(0, 256, (2, 6, 6, 4)).astype(np.uint8)
+    result = runner.run(path, images, interpreter="tflm", arena_kb=ARENA // 1024, expand=True)
+    assert result["integrity"] == "verified" and result["expanded"] is False
