@@ -109,6 +109,54 @@ def test_activation_range_rounds_like_tflm():
         requantize.activation_range("TANH", 0.1, 0)
 
 
+_OVERFLOW_HARNESS = r"""
+#include <stdio.h>
+#include <stdint.h>
+#include "binary_core.h"
+/* FULLY_CONNECTED 1 <- 64 and CONV_2D 1x1 64 -> 1, every input 127 (x' = 255 with zero point -128), every
+ * weight +127, bias INT32_MAX - 1000: q·Σ x' + bias leaves int32. Prints tfq_run's outputs, then the int8
+ * loop's (its int32 accumulator wrapping) through the same requantization. */
+int main(void) {
+  static const tfq_layer layers[2] = {
+      {TFQ_FULLY_CONNECTED, 1, 1, 1, 64, 1, 1, 1, 1, TFQ_PADDING_VALID, 1, -128, 0, -128, 127},
+      {TFQ_CONV_2D, 1, 1, 1, 64, 1, 1, 1, 1, TFQ_PADDING_VALID, 1, -128, 0, -128, 127}};
+  static const tfq_shape in = {1, 1, 1, 64}, out = {1, 1, 1, 1};
+  const tfq_channel ch = {1 << 30, 127 | ((-20 & 0xFF) << 8)};
+  int8_t x[64], y;
+  uint8_t bits[8];
+  int32_t bias = INT32_MAX - 1000, i, k, expected;
+  uint32_t acc = (uint32_t)bias;
+  for (i = 0; i < 64; ++i) { x[i] = 127; acc += 127u * 255u; }
+  for (i = 0; i < 8; ++i) bits[i] = 0xFF;
+  expected = tfq_multiply_by_quantized_multiplier((int32_t)acc, ch.multiplier, -20);
+  for (k = 0; k < 2; ++k) {
+    tfq_run(&layers[k], &in, x, bits, &bias, &ch, &out, &y);
+    printf("%d ", y);
+  }
+  printf("%d\n", expected < -128 ? -128 : expected > 127 ? 127 : expected);
+  return 0;
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+def test_core_accumulator_wraps_like_the_int8_loop_without_undefined_overflow(tmp_path):
+    """An accumulator that leaves int32 (a bias near its limit) is computed modulo 2^32, as TFLM's int8
+    loop's int32 accumulator wraps: the core built with -fsanitize=signed-integer-overflow (which aborts on
+    any signed overflow, undefined in C) runs and gives the wrapped loop's output on both paths."""
+    import subprocess
+    source = tmp_path / "overflow.c"
+    source.write_text(_OVERFLOW_HARNESS)
+    binary = tmp_path / "overflow"
+    subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-fsanitize=signed-integer-overflow",
+                    "-fno-sanitize-recover=all", f"-I{tflm_ops.SOURCE}", str(source),
+                    str(tflm_ops.SOURCE / "binary_core.c"), "-o", str(binary)], check=True)
+    done = subprocess.run([str(binary)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    fully_connected, conv, expected = (int(v) for v in done.stdout.split())
+    assert fully_connected == conv == expected
+
+
 # ----------------------------------------------------------------------------- layers, bit for bit
 
 def _binarize(model, seed=0):
