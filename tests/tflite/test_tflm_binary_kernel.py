@@ -311,6 +311,24 @@ def test_non_binary_and_unsupported_layers_stay_as_they_are():
     assert _custom_ops(packed) == 0
 
 
+def test_grouped_conv_stays_int8_with_the_reason():
+    """A grouped CONV_2D (filter depth = input depth / groups), which the core refuses in Prepare, is left to
+    TFLM's own kernel: the file still runs, and equals the int8 file."""
+    import keras
+
+    from tfquant.tflite import convert
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6, 6, 4)), keras.layers.Conv2D(8, 3, groups=2)])
+    _binarize(model)
+    data = np.random.default_rng(0).normal(size=(8, 6, 6, 4)).astype(np.float32)
+    int8 = convert.to_tflite(model, int8=True, calibration=data)
+    packed, records = packed_tflm.to_packed_tflm(int8)
+    assert [r.packed for r in records] == [False] and "grouped CONV_2D (2 groups)" in records[0].reason
+    assert _custom_ops(packed) == 0
+    np.testing.assert_array_equal(interpreters.run(packed, data[:2], "tflm", arena_size=ARENA),
+                                  interpreters.run(int8, data[:2], "tflm", arena_size=ARENA))
+
+
 # ---------------------------------------------------------------------------------- the export format
 
 def test_export_packed_tflm_verifies_on_tflm_and_writes_the_registering_header(tmp_path):

@@ -83,6 +83,9 @@ def _plan(model, sub, op, op_name):
         return None, "shuffled FULLY_CONNECTED weights"
     kh, kw, depth, strides, dilations, padding, multiplier, activation = _geometry(op_name, op.builtinOptions, w)
     channels = int(w.shape[axis])
+    if op_name == "CONV_2D" and depth != int(x.shape[-1]):
+        return None, (f"grouped CONV_2D ({int(x.shape[-1]) // depth} groups): the 1-bit kernel's filter reads "
+                      "the whole input depth")
     if op_name == "DEPTHWISE_CONV_2D":
         depth = int(x.shape[-1])
         if channels % depth:
