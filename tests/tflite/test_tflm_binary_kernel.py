@@ -101,6 +101,15 @@ def test_quantize_multiplier_matches_tflm(real, expected):
     assert requantize.quantize_multiplier(real) == expected
 
 
+def test_channel_multipliers_broadcast_one_scale_and_refuse_a_count_that_fits_no_channel():
+    one = requantize.channel_multipliers(0.02, [0.01], 0.05, 3)
+    assert one.shape == (3, 2) and (one == one[0]).all()
+    assert tuple(one[0]) == requantize.quantize_multiplier(float(np.float32(0.02)) * float(np.float32(0.01))
+                                                           / float(np.float32(0.05)))
+    with pytest.raises(ValueError, match="2 filter scales for 3 output channels"):
+        requantize.channel_multipliers(0.02, [0.01, 0.02], 0.05, 3)
+
+
 def test_activation_range_rounds_like_tflm():
     assert requantize.activation_range("NONE", 0.1, 3) == (-128, 127)
     assert requantize.activation_range("RELU", 0.1, -5) == (-5, 127)
