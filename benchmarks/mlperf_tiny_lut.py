@@ -7,15 +7,17 @@ values per output channel (the binary kernels BC trains, after int8 quantization
 
     filter[c, ...] = table_c[index[c, ...]],   index in {0, 1} (1 bit each),   table_c = the channel's values
 
-Output channel axis: 0 for CONV_2D ([O, H, W, I]) and FULLY_CONNECTED ([O, I]), 3 for DEPTHWISE_CONV_2D
-([1, H, W, O]). `per_channel=False` uses one table for the whole tensor where the tensor holds at most two
-values in all (a filter that does not is still compressed per channel). The compressor inserts one
-`TFLM_DECODE` custom operator per compressed filter; TFLM's runtime decodes it into an int8 tensor before
-the consuming op runs. Other tensors (biases, non-binary heads) are left as they are.
+Output channel axis (from `tfquant.tflite.filters.OPS`): 0 for CONV_2D ([O, H, W, I]) and FULLY_CONNECTED
+([O, I]), 3 for DEPTHWISE_CONV_2D ([1, H, W, O]). `per_channel=False` uses one table for the whole tensor
+where the tensor holds at most two values in all (a filter that does not is still compressed per channel).
+The compressor inserts one `TFLM_DECODE` custom operator per compressed filter; TFLM's runtime decodes it
+into an int8 tensor before the consuming op runs. Other tensors (biases, non-binary heads) are left as they are.
 """
 import numpy as np
 
-CHANNEL_AXIS = {"CONV_2D": 0, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 0}
+from tfquant.tflite.filters import OPS
+
+CHANNEL_AXIS = {op: OPS[op].output_axis for op in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")}  # OPS owns them
 
 
 def _compression():

@@ -270,7 +270,7 @@ class ScaledBinary(Quantizer):
             peak = ops.max(magnitude)
         else:
             peak = ops.max(magnitude, axis=kernels.reduction_axes(len(w.shape), self._axes(w)), keepdims=True)
-        return ops.less_equal(ops.abs(magnitude - peak), 1e-6 * ops.maximum(peak, 1e-30))
+        return ops.less_equal(ops.abs(magnitude - peak), grids.BINARY_RTOL * ops.maximum(peak, 1e-30))
 
     def grid(self, w, channel_axes=None):
         return grids.of_quantizer(grids.BINARY, None, 1, 1, w, self.channel_axes or channel_axes)

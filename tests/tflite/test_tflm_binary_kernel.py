@@ -101,12 +101,69 @@ def test_quantize_multiplier_matches_tflm(real, expected):
     assert requantize.quantize_multiplier(real) == expected
 
 
+def test_channel_multipliers_broadcast_one_scale_and_refuse_a_count_that_fits_no_channel():
+    one = requantize.channel_multipliers(0.02, [0.01], 0.05, 3)
+    assert one.shape == (3, 2) and (one == one[0]).all()
+    assert tuple(one[0]) == requantize.quantize_multiplier(float(np.float32(0.02)) * float(np.float32(0.01))
+                                                           / float(np.float32(0.05)))
+    with pytest.raises(ValueError, match="2 filter scales for 3 output channels"):
+        requantize.channel_multipliers(0.02, [0.01, 0.02], 0.05, 3)
+
+
 def test_activation_range_rounds_like_tflm():
     assert requantize.activation_range("NONE", 0.1, 3) == (-128, 127)
     assert requantize.activation_range("RELU", 0.1, -5) == (-5, 127)
     assert requantize.activation_range("RELU6", 0.05, -128) == (-128, -8)  # -128 + round(6 / 0.05)
     with pytest.raises(ValueError):
         requantize.activation_range("TANH", 0.1, 0)
+
+
+_OVERFLOW_HARNESS = r"""
+#include <stdio.h>
+#include <stdint.h>
+#include "binary_core.h"
+/* FULLY_CONNECTED 1 <- 64 and CONV_2D 1x1 64 -> 1, every input 127 (x' = 255 with zero point -128), every
+ * weight +127, bias INT32_MAX - 1000: q·Σ x' + bias leaves int32. Prints tfq_run's outputs, then the int8
+ * loop's (its int32 accumulator wrapping) through the same requantization. */
+int main(void) {
+  static const tfq_layer layers[2] = {
+      {TFQ_FULLY_CONNECTED, 1, 1, 1, 64, 1, 1, 1, 1, TFQ_PADDING_VALID, 1, -128, 0, -128, 127},
+      {TFQ_CONV_2D, 1, 1, 1, 64, 1, 1, 1, 1, TFQ_PADDING_VALID, 1, -128, 0, -128, 127}};
+  static const tfq_shape in = {1, 1, 1, 64}, out = {1, 1, 1, 1};
+  const tfq_channel ch = {1 << 30, 127 | ((-20 & 0xFF) << 8)};
+  int8_t x[64], y;
+  uint8_t bits[8];
+  int32_t bias = INT32_MAX - 1000, i, k, expected;
+  uint32_t acc = (uint32_t)bias;
+  for (i = 0; i < 64; ++i) { x[i] = 127; acc += 127u * 255u; }
+  for (i = 0; i < 8; ++i) bits[i] = 0xFF;
+  expected = tfq_multiply_by_quantized_multiplier((int32_t)acc, ch.multiplier, -20);
+  for (k = 0; k < 2; ++k) {
+    tfq_run(&layers[k], &in, x, bits, &bias, &ch, &out, &y);
+    printf("%d ", y);
+  }
+  printf("%d\n", expected < -128 ? -128 : expected > 127 ? 127 : expected);
+  return 0;
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")
+def test_core_accumulator_wraps_like_the_int8_loop_without_undefined_overflow(tmp_path):
+    """An accumulator that leaves int32 (a bias near its limit) is computed modulo 2^32, as TFLM's int8
+    loop's int32 accumulator wraps: the core built with -fsanitize=signed-integer-overflow (which aborts on
+    any signed overflow, undefined in C) runs and gives the wrapped loop's output on both paths."""
+    import subprocess
+    source = tmp_path / "overflow.c"
+    source.write_text(_OVERFLOW_HARNESS)
+    binary = tmp_path / "overflow"
+    subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-fsanitize=signed-integer-overflow",
+                    "-fno-sanitize-recover=all", f"-I{tflm_ops.SOURCE}", str(source),
+                    str(tflm_ops.SOURCE / "binary_core.c"), "-o", str(binary)], check=True)
+    done = subprocess.run([str(binary)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    fully_connected, conv, expected = (int(v) for v in done.stdout.split())
+    assert fully_connected == conv == expected
 
 
 # ----------------------------------------------------------------------------- layers, bit for bit
@@ -263,6 +320,24 @@ def test_non_binary_and_unsupported_layers_stay_as_they_are():
     packed, records = packed_tflm.to_packed_tflm(convert.to_tflite(model, int8=True, calibration=data))
     assert [r.packed for r in records] == [False] and "±q_c" in records[0].reason
     assert _custom_ops(packed) == 0
+
+
+def test_grouped_conv_stays_int8_with_the_reason():
+    """A grouped CONV_2D (filter depth = input depth / groups), which the core refuses in Prepare, is left to
+    TFLM's own kernel: the file still runs, and equals the int8 file."""
+    import keras
+
+    from tfquant.tflite import convert
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((6, 6, 4)), keras.layers.Conv2D(8, 3, groups=2)])
+    _binarize(model)
+    data = np.random.default_rng(0).normal(size=(8, 6, 6, 4)).astype(np.float32)
+    int8 = convert.to_tflite(model, int8=True, calibration=data)
+    packed, records = packed_tflm.to_packed_tflm(int8)
+    assert [r.packed for r in records] == [False] and "grouped CONV_2D (2 groups)" in records[0].reason
+    assert _custom_ops(packed) == 0
+    np.testing.assert_array_equal(interpreters.run(packed, data[:2], "tflm", arena_size=ARENA),
+                                  interpreters.run(int8, data[:2], "tflm", arena_size=ARENA))
 
 
 # ---------------------------------------------------------------------------------- the export format

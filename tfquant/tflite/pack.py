@@ -202,6 +202,20 @@ def binary_scales(w, axis):
     return np.asarray(grid.scales) if grid is not None and grid.kind == grids.BINARY else None
 
 
+def int8_magnitudes(tensor, w, axis):
+    """``(q, None)``: the magnitude ``q_c > 0`` of each output channel (along `axis`) of int8 filter `w` (the value
+    of `tensor`, zero point 0) when channel c holds only ``±q_c``; else ``(None, why not)``. Per-channel
+    quantization gives ``q_c = 127`` for every binary channel; a per-tensor quantized filter (FULLY_CONNECTED)
+    keeps the batch-norm-folded ``±s_c`` as ``±q_c``. Both 1-bit int8 rewrites (pack, packed_tflm) ask here."""
+    q = tensor.quantization
+    if q is not None and q.zeroPoint is not None and np.any(np.asarray(q.zeroPoint) != 0):
+        return None, "int8 filter has a non-zero zero point"
+    magnitudes = binary_scales(np.asarray(w, np.int32), axis)
+    if magnitudes is None or np.any(magnitudes == 0):
+        return None, "int8 values not ±q_c per output channel (weights not ±s per channel)"
+    return magnitudes.astype(np.int32), None
+
+
 def _plan(model, op_name, tensor, axis):
     """(kind, parameter, reason): how a constant filter can be packed, or why it cannot."""
     w = fb.constant(model, tensor)
@@ -211,15 +225,9 @@ def _plan(model, op_name, tensor, axis):
         scales = binary_scales(w, axis)
         return ("float", scales, None) if scales is not None else (None, None, "weights not ±s per channel")
     if tensor.type == TT.INT8:
-        q = tensor.quantization
-        if q is not None and q.zeroPoint is not None and np.any(np.asarray(q.zeroPoint) != 0):
-            return None, None, "int8 filter has a non-zero zero point"
-        # Per-channel quantization gives q_c = 127 for every binary channel; a per-tensor quantized filter
-        # (FULLY_CONNECTED) keeps the batch-norm-folded ±s_c as ±q_c.
-        magnitudes = binary_scales(w, axis)
-        if magnitudes is None or np.any(magnitudes == 0):
-            return None, None, "int8 values not ±q_c per output channel (weights not ±s per channel)"
-        magnitudes = magnitudes.astype(np.int32)
+        magnitudes, reason = int8_magnitudes(tensor, w, axis)
+        if magnitudes is None:
+            return None, None, reason
         if np.any(magnitudes != magnitudes[0]) and (axis != 0 or not OPS[op_name].chunkable):
             return None, None, "int8 magnitudes differ between channels off axis 0"
         return "int8", magnitudes, None

@@ -20,7 +20,7 @@ from tfquant_lite import flatbuffer as fb
 from tfquant_lite.tflm_ops import OP_NAME
 
 from .filters import OPS, filters
-from .pack import _compact, binary_scales
+from .pack import _compact, int8_magnitudes
 from .requantize import activation_range, channel_multipliers
 
 OP = fb.schema.BuiltinOperator
@@ -75,17 +75,17 @@ def _plan(model, sub, op, op_name):
         return None, "filter is computed at run time"
     if not (x.type == filt.type == out.type == TT.INT8):
         return None, "not an int8 layer (format packed-tflm starts from full int8)"
-    q = filt.quantization
-    if q is not None and q.zeroPoint is not None and np.any(np.asarray(q.zeroPoint) != 0):
-        return None, "int8 filter has a non-zero zero point"
     axis = OPS[op_name].output_axis
-    magnitudes = binary_scales(np.asarray(w, np.int32), axis)  # the one detector, on the int8 values: ±q_c
-    if magnitudes is None or not np.all(magnitudes > 0):
-        return None, "int8 values not ±q_c per output channel (weights not ±s per channel)"
+    magnitudes, reason = int8_magnitudes(filt, w, axis)
+    if magnitudes is None:
+        return None, reason
     if op_name == "FULLY_CONNECTED" and op.builtinOptions.weightsFormat != 0:
         return None, "shuffled FULLY_CONNECTED weights"
     kh, kw, depth, strides, dilations, padding, multiplier, activation = _geometry(op_name, op.builtinOptions, w)
     channels = int(w.shape[axis])
+    if op_name == "CONV_2D" and depth != int(x.shape[-1]):
+        return None, (f"grouped CONV_2D ({int(x.shape[-1]) // depth} groups): the 1-bit kernel's filter reads "
+                      "the whole input depth")
     if op_name == "DEPTHWISE_CONV_2D":
         depth = int(x.shape[-1])
         if channels % depth:

@@ -35,10 +35,13 @@ def quantize_multiplier(real):
 
 def channel_multipliers(input_scale, filter_scales, output_scale, channels, per_tensor_product=False):
     """int32 [channels, 2]: (M_c, shift_c) per output channel; `filter_scales` of size 1 is broadcast.
-    `per_tensor_product`: per-tensor FULLY_CONNECTED's float32 product of the scales."""
+    `per_tensor_product`: per-tensor FULLY_CONNECTED's float32 product of the scales. Any other number of
+    scales than 1 or `channels` is a ValueError (a channel left without one would get M_c = 0)."""
     scales = np.asarray(filter_scales, np.float32).reshape(-1)
     if scales.size == 1:
         scales = np.repeat(scales, channels)
+    if scales.size != channels:
+        raise ValueError(f"{scales.size} filter scales for {channels} output channels (expected 1 or {channels})")
     out = np.zeros((channels, 2), np.int64)
     for c, scale in enumerate(scales):
         if per_tensor_product:

@@ -168,13 +168,16 @@ static int32_t sum_of(const int8_t* x, int32_t n) {
   return s;
 }
 
-/* y = clamp(MBQM(q·(2·Σ_{bit=1} x' − Σ x') + bias, M, shift) + zp_out). */
+/* y = clamp(MBQM(q·(2·Σ_{bit=1} x' − Σ x') + bias, M, shift) + zp_out).
+ * The accumulator is computed modulo 2^32 (in uint32: C leaves signed overflow undefined), so a layer
+ * whose q·Σ w·x' + bias leaves int32 (a large receptive field, or a bias near its int32 limit) wraps as
+ * the int32 accumulator of TFLM's int8 loop does, instead of being undefined. */
 static int8_t requantize(const tfq_layer* l, const tfq_channel* ch, int32_t bias, int32_t sum_pos, int32_t count_pos,
                          int32_t sum_all, int32_t count_all) {
   const int32_t positive = sum_pos - l->input_zero_point * count_pos;
   const int32_t all = sum_all - l->input_zero_point * count_all;
-  const int32_t acc = TFQ_MAGNITUDE(ch) * (2 * positive - all) + bias;
-  int32_t y = tfq_multiply_by_quantized_multiplier(acc, ch->multiplier, TFQ_SHIFT(ch)) + l->output_zero_point;
+  const uint32_t acc = (uint32_t)TFQ_MAGNITUDE(ch) * (2u * (uint32_t)positive - (uint32_t)all) + (uint32_t)bias;
+  int32_t y = tfq_multiply_by_quantized_multiplier((int32_t)acc, ch->multiplier, TFQ_SHIFT(ch)) + l->output_zero_point;
   if (y < l->act_min) y = l->act_min;
   if (y > l->act_max) y = l->act_max;
   return (int8_t)y;
