@@ -22,7 +22,7 @@ $(STAMP): setup.cfg pyproject.toml
 	@# larq (the peer benchmarked in docs/RESULTS.md) runs only on legacy tf-keras: its own venv (.venv-larq).
 	-[ -x .venv-larq/bin/python ] || bash benchmarks/larq_env.sh
 	@# tfquant's 1-bit TFLite Micro kernel as the shared library the tflite-micro wheel loads (g++, no download;
-	@# into ~/.cache/tfquant/tflm_kernel, where tfquant_lite.tflm_ops finds it).
+	@# into ~/.cache/tfquant/tflm_kernel/<digest of the sources>/, where tfquant_lite.tflm_ops finds it).
 	-$(PY) -m tfquant_lite.tflm_ops
 	@if [ -f android_demo/package.json ]; then (cd android_demo && npm ci --no-audit --no-fund --loglevel=error); fi
 	touch $(STAMP)

@@ -5,10 +5,12 @@ with `dlsym` in the running process, so the op's shared library is built from th
 with the system's g++ from the sources this package ships (`tflm_kernel/`, package data) into the user's cache
 (`$XDG_CACHE_HOME/tfquant/tflm_kernel/`, default `~/.cache`; `python -m tfquant_lite.tflm_ops` builds it, and
 `make setup` runs that), or taken from `$TFQUANT_TFLM_OPS_LIBRARY`, and loaded with RTLD_GLOBAL before the
-interpreter is created, after the wheel's own extension (whose exported functions the op calls). A source newer
-than the library triggers a rebuild.
+interpreter is created, after the wheel's own extension (whose exported functions the op calls). The library's
+folder is named by a digest of the sources (`CACHE/<digest>/`), so a library is only ever loaded for the sources
+it was built from: two installs (or checkouts) sharing the cache each build and load their own.
 """
 import ctypes
+import hashlib
 import os
 import pathlib
 import shutil
@@ -18,7 +20,18 @@ from .interpreters import InterpreterUnavailable
 
 SOURCE = pathlib.Path(__file__).resolve().parent / "tflm_kernel"
 CACHE = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache") / "tfquant" / "tflm_kernel"
-LIBRARY = pathlib.Path(os.environ.get("TFQUANT_TFLM_OPS_LIBRARY", CACHE / "libtfquant_binary_ops.so"))
+
+
+def _sources_digest():
+    """SHA-256 (first 16 hex digits) of the kernel's source files, names and bytes: the build's identity."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in SOURCE.iterdir() if p.is_file()) if SOURCE.is_dir() else []:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+BUILT = CACHE / _sources_digest() / "libtfquant_binary_ops.so"
+LIBRARY = pathlib.Path(os.environ.get("TFQUANT_TFLM_OPS_LIBRARY", BUILT))
 OP_NAME = "TFQUANT_BINARY"
 REGISTERER = "tfquant_binary_ops_registerer"
 PROBE_OP_NAME = "TFQUANT_ABI_PROBE"
@@ -31,13 +44,6 @@ class KernelUnavailable(InterpreterUnavailable):
     (the runner refuses it with this message; the exporter turns it into an ExportError)."""
 
 
-def _stale():
-    if not LIBRARY.exists():
-        return True
-    built = LIBRARY.stat().st_mtime
-    return SOURCE.is_dir() and any(p.stat().st_mtime > built for p in SOURCE.iterdir() if p.is_file())
-
-
 def build():
     """Compile the shared library (g++ -Wall -Werror, no download); returns its path."""
     if not SOURCE.is_dir():
@@ -46,20 +52,20 @@ def build():
     if shutil.which("make") is None or shutil.which("g++") is None:
         raise KernelUnavailable("building the TFQUANT_BINARY kernel needs make and g++ "
                                 "(Debian: apt-get install make g++)")
-    done = subprocess.run(["make", "-s", "-C", str(SOURCE), f"BUILD={LIBRARY.parent}"],
+    done = subprocess.run(["make", "-s", "-C", str(SOURCE), f"BUILD={BUILT.parent}"],
                           capture_output=True, text=True)
     if done.returncode != 0:
         lines = (done.stderr.strip() or done.stdout.strip() or f"make exit status {done.returncode}").splitlines()
         first_error = next((line for line in lines if "error" in line), lines[-1])
         raise KernelUnavailable(f"building the TFQUANT_BINARY kernel failed: {first_error} "
                                 f"(run `make -C {SOURCE}` to see the whole output)")
-    return LIBRARY
+    return BUILT
 
 
 def load():
-    """Load the library into this process (building it first when missing or older than its sources)."""
+    """Load the library into this process (building it first when none was built from these sources)."""
     if "library" not in _loaded:
-        if _stale() and "TFQUANT_TFLM_OPS_LIBRARY" not in os.environ:
+        if LIBRARY == BUILT and not BUILT.exists():
             build()
         if not LIBRARY.exists():
             raise KernelUnavailable(f"{LIBRARY} does not exist; run `make -C {SOURCE}`")

@@ -86,9 +86,20 @@ def test_a_kernel_that_does_not_compile_is_reported(monkeypatch, tmp_path):
     shutil.copytree(tflm_ops.SOURCE, broken)
     (broken / "binary_core.c").write_text("#error deliberately broken\n")
     monkeypatch.setattr(tflm_ops, "SOURCE", broken)
-    monkeypatch.setattr(tflm_ops, "LIBRARY", tmp_path / "build" / "libtfquant_binary_ops.so")
+    monkeypatch.setattr(tflm_ops, "BUILT", tmp_path / "build" / "libtfquant_binary_ops.so")
     with pytest.raises(tflm_ops.KernelUnavailable, match="kernel failed: .*deliberately broken"):
         tflm_ops.build()
+
+
+def test_the_cached_library_is_named_by_its_sources(monkeypatch, tmp_path):
+    """Another install's sources (one byte changed) get another library folder: a library built from other
+    sources is never loaded for these, whatever the files' times say."""
+    assert tflm_ops.BUILT.parent.name == tflm_ops._sources_digest()
+    other = tmp_path / "src"
+    shutil.copytree(tflm_ops.SOURCE, other)
+    (other / "binary_core.c").write_bytes((other / "binary_core.c").read_bytes() + b"\n")
+    monkeypatch.setattr(tflm_ops, "SOURCE", other)
+    assert len(tflm_ops._sources_digest()) == 16 and tflm_ops._sources_digest() != tflm_ops.BUILT.parent.name
 
 
 # ------------------------------------------------------------------------------- requantization
