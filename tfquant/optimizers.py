@@ -108,14 +108,17 @@ class QuantizedOptimizer:
         """
         if self.built:
             return
-        super().build(variables)
         variables = list(variables)
-        self._quantizers = selection.resolve(variables, self.quantize, self.quantizer)
-        if self.ema_overwrite_frequency and any(q is not None for q in self._quantizers):
+        # Choose (and refuse) before the base build marks the optimizer built: a refusal must leave it unbuilt,
+        # so that the next fit or export meets the same error, not a half-built optimizer.
+        quantizers = selection.resolve(variables, self.quantize, self.quantizer)
+        if self.ema_overwrite_frequency and any(q is not None for q in quantizers):
             raise ValueError(
                 "ema_overwrite_frequency would write averaged, off-grid weights into quantized variables during "
                 "training. Use use_ema=True alone: the average is rounded onto the grid when fit() ends."
             )
+        super().build(variables)
+        self._quantizers = quantizers
         self._full_precision, self._buffer_index = [], {}
         for index, (variable, quantizer) in enumerate(zip(variables, self._quantizers)):
             buffer = None

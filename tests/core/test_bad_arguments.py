@@ -106,3 +106,15 @@ def test_the_tag_error_after_building_names_the_weights():
     layer.build((1, 2))
     with pytest.raises(ValueError, match="names="):
         tfquant.quantize_weights(layer, tfquant.Binary())
+
+
+def test_a_refused_selection_leaves_the_optimizer_unbuilt_so_the_next_call_says_the_same():
+    """ScaledBinary() on an Embedding's table is refused at build; the optimizer used to stay marked built, with no
+    quantizers, so the next fit died in a raw TensorFlow error and export in AttributeError '_quantizers'."""
+    embedding = keras.layers.Embedding(20, 4)
+    embedding.build((None, 5))
+    optimizer = tfquant.BCAdam(quantize={"embeddings": tfquant.ScaledBinary()})
+    for _ in range(2):
+        with pytest.raises(ValueError, match="cannot tell the output channels"):
+            optimizer.build(embedding.trainable_variables)
+        assert not optimizer.built
