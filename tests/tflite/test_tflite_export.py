@@ -140,3 +140,23 @@ def test_a_subclassed_model_built_by_fit_exports_packed(tmp_path):
     assert report["bytes_by_kind"]["packed_weights"] > 0  # the binary conv kernel, at 1 bit per weight
     assert [layer["op"] for layer in report["layers"]] == ["CONV_2D", "FULLY_CONNECTED"]
     assert interpreters.open_session((tmp_path / "sub.tflite").read_bytes(), "litert").input["shape"] == (1, 8, 8, 1)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_a_mixed_precision_model_exports_packed_computing_in_float32(policy):
+    """Trained under a mixed-precision policy, a model traced float16 convs that the converter refused ("'tf.Conv2D'
+    op is neither a custom op nor a flex op"). Its variables are float32: the export now converts and verifies it
+    computing in float32, and gives each layer its policy back."""
+    layers = keras.layers
+    model = keras.Sequential([keras.Input((8, 8, 3)), layers.Conv2D(4, 3, use_bias=False, dtype=policy),
+                              layers.BatchNormalization(dtype=policy), layers.ReLU(dtype=policy),
+                              layers.GlobalAveragePooling2D(dtype=policy), layers.Dense(4, dtype=policy),
+                              layers.Activation("softmax", dtype="float32")])
+    model.compile(optimizer=tfquant.BCAdam(1e-2, quantizer=tfquant.ScaledBinary()),
+                  loss="sparse_categorical_crossentropy")
+    x = _inputs((8, 8, 3), n=16)
+    model.fit(x, np.arange(16) % 4, epochs=1, verbose=0)
+    report = tflite.export(model, None, format="packed")
+    assert [layer.stored_as for layer in report.layers] == ["1-bit", "float32"]
+    assert model.layers[0].dtype_policy.name == policy and model.layers[0].compute_dtype != "float32"
+    assert report.verification["relative_error"] <= 1e-4
