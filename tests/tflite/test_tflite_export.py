@@ -160,3 +160,14 @@ def test_a_mixed_precision_model_exports_packed_computing_in_float32(policy):
     assert [layer.stored_as for layer in report.layers] == ["1-bit", "float32"]
     assert model.layers[0].dtype_policy.name == policy and model.layers[0].compute_dtype != "float32"
     assert report.verification["relative_error"] <= 1e-4
+
+
+def test_a_normalization_with_the_wrong_number_of_channels_is_refused_before_anything_is_written(tmp_path):
+    """normalization=([m]*3, [s]*3) on a 1-channel model was recorded in the stamp, and tfquant-run then refused the
+    file ("the normalisation mean has 3 values but the model's input has 1 channels") on every run."""
+    model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(2, 3), keras.layers.Flatten()])
+    with pytest.raises(tflite.ExportError, match="mean has 3 values but the model's input has 1 channels"):
+        tflite.export(model, tmp_path / "m.tflite", format="float32", normalization=([0.5] * 3, [0.2] * 3))
+    assert not (tmp_path / "m.tflite").exists()
+    report = tflite.export(model, None, format="float32", normalization=([0.5], 0.2))  # one value per channel
+    assert report.metadata["input_normalization"] == {"mean": [0.5], "std": 0.2}

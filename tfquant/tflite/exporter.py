@@ -24,6 +24,7 @@ import numpy as np
 from tfquant import grids
 from tfquant.summary import kernel_grids
 from tfquant_lite import files, integrity, interpreters
+from tfquant_lite import normalization as norm
 from tfquant_lite.flatbuffer import read
 
 from . import c_array, convert, hazards, layer_names, report, verify
@@ -57,9 +58,12 @@ def _format(name):
         raise ExportError(str(error)) from None
 
 
-def _normalization(normalization):
+def _normalization(normalization, shape):
     try:
-        return integrity.normalization_record(normalization)
+        recorded = integrity.normalization_record(normalization)
+        if isinstance(recorded, dict):  # the runner broadcasts it over the input's channels (its last axis)
+            norm.check_channels(recorded["mean"], recorded["std"], shape[-1] if shape else 1)
+        return recorded
     except ValueError as error:
         raise ExportError(f"{error} (the input normalisation recorded in the file's metadata)") from None
 
@@ -120,8 +124,8 @@ def export(model, path=None, format="packed", calibration=None, strict=False, sa
     for output in (path, c_array_path):
         if output is not None:
             files.check_writable(output)
-    recorded = _normalization(normalization)
     shape = convert.input_shape(model)
+    recorded = _normalization(normalization, shape)
     if fmt.int8 or calibration is not None:
         calibration = validate_calibration(calibration, shape)
     with convert.float32_compute(model):  # a mixed-precision model is converted and verified in float32
