@@ -42,6 +42,12 @@ CASES = {
     "uniform-bits-string": (lambda: tfquant.Uniform(0.1, bits="3"), "bits"),
     "scaled-binary-axes-string": (lambda: tfquant.ScaledBinary("last"), "channel_axes"),
     "scaled-binary-axes-empty": (lambda: tfquant.ScaledBinary(()), "channel_axes"),
+    # an axis past the kernel's rank was taken modulo it (5 -> 1 on a 4-D kernel): a scale per window column
+    "scaled-binary-axis-past-the-rank": (
+        lambda: tfquant.ScaledBinary(channel_axes=(5,))(np.ones((3, 3, 2, 4), "float32")), "channel axes"),
+    "scaled-binary-axis-past-the-rank-by-dict": (
+        lambda: build_with(tfquant.BCAdam(quantize={"kernel": tfquant.ScaledBinary(channel_axes=(4,))}),
+                           conv_variable()), "channel axes"),
     "quantizer-by-unknown-name": (lambda: quantizers.get("ternary"), "quantizer"),
     "quantizer-by-number": (lambda: quantizers.get(3), "quantizer"),
     # optimizers
