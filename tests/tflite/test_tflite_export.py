@@ -171,3 +171,19 @@ def test_a_normalization_with_the_wrong_number_of_channels_is_refused_before_any
     assert not (tmp_path / "m.tflite").exists()
     report = tflite.export(model, None, format="float32", normalization=([0.5], 0.2))  # one value per channel
     assert report.metadata["input_normalization"] == {"mean": [0.5], "std": 0.2}
+
+
+def test_the_report_describes_a_compiled_but_untrained_kernel_by_its_values():
+    """Compiled with BCAdam but not trained, the conv kernel is still float: the report said its Keras kernel was
+    "binary ±s per layer" next to "weights not ±s per channel" (the declared grid, not yet applied)."""
+    model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(2, 3, name="conv"), keras.layers.Flatten()])
+    model.compile(optimizer=tfquant.BCAdam(), loss="mse")
+    with pytest.warns(tflite.ExportWarning, match="packed nothing"):
+        report = tflite.export(model, None, format="packed")
+    assert (report.layers[0].keras_kernel, report.layers[0].packed) == ("not on a grid", False)
+    lines = []
+    [row] = [r for r in tfquant.summary(model, print_fn=lines.append) if r["weight"].endswith("conv/kernel")]
+    assert row["quantizer"] == "Binary(delta=1.0)" and row["on_grid"] is False and "not on their grid yet" in lines[0]
+    model.optimizer.build(model.trainable_variables)  # rounds the kernel onto the grid
+    report = tflite.export(model, None, format="packed")
+    assert (report.layers[0].keras_kernel, report.layers[0].packed) == ("binary ±s per layer", True)
