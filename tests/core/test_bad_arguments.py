@@ -58,6 +58,10 @@ CASES = {
     "sr-deterministic-rounding": (lambda: tfquant.SRAdam(rounding="deterministic"), "rounding"),
     "r-stochastic-rounding": (lambda: tfquant.RAdam(rounding="stochastic"), "rounding"),
     "bc-unknown-rounding": (lambda: tfquant.BCAdam(rounding="nearest"), "rounding"),
+    "learning-rate-negative": (lambda: tfquant.BCAdam(learning_rate=-1e-3), "learning_rate"),
+    "learning-rate-nan": (lambda: tfquant.SRSGD(math.nan), "learning_rate"),
+    "learning-rate-inf": (
+        lambda: tfquant.quantized(keras.optimizers.Lion, "r")(learning_rate=math.inf), "learning_rate"),
     "seed-string": (lambda: tfquant.BCAdam(seed="7"), "seed"),
     "seed-float": (lambda: tfquant.SRAdam(seed=1.5), "seed"),
     "seed-bool": (lambda: tfquant.SRAdam(seed=True), "seed"),
