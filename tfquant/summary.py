@@ -115,6 +115,12 @@ def summary(model, optimizer=None, print_fn=print):
     `optimizer` defaults to ``model.optimizer``; without a tfquant optimizer, tags count, and conv and dense
     kernels are checked for a grid in their values.
     """
+    if not hasattr(model, "trainable_variables") or not hasattr(model, "_flatten_layers"):
+        raise ValueError(f"tfquant.summary takes a keras.Model (or a layer), got {type(model).__name__}: pass the "
+                         "model itself (load a .keras file with keras.models.load_model first)")
+    if not model.weights:
+        raise ValueError(f"{model.name!r} has no weights yet: build it first (keras.Input, model.build(shape), or "
+                         "one call or fit on data)")
     table = list(rows(model, optimizer))
     width = max([len(r["weight"]) for r in table] + [6])
     lines = [f"{'weight':<{width}}  {'shape':<18} {'quantizer':<34} {'bits':>4} {'memory':>12}"]

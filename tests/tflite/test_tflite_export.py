@@ -187,3 +187,16 @@ def test_the_report_describes_a_compiled_but_untrained_kernel_by_its_values():
     model.optimizer.build(model.trainable_variables)  # rounds the kernel onto the grid
     report = tflite.export(model, None, format="packed")
     assert (report.layers[0].keras_kernel, report.layers[0].packed) == ("binary ±s per layer", True)
+
+
+def test_an_output_path_that_is_not_a_file_name_and_a_summary_of_no_model_are_refused_clearly():
+    """export(model, 5) died in pathlib's TypeError; summary("m.keras") in AttributeError, summary of an unbuilt
+    model printed an empty table."""
+    from tfquant_lite.files import UnwritableOutput
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    with pytest.raises(UnwritableOutput, match="not a file name"):
+        tflite.export(model, 5, format="float32")
+    with pytest.raises(ValueError, match="takes a keras.Model"):
+        tfquant.summary("m.keras")
+    with pytest.raises(ValueError, match="no weights yet: build it"):
+        tfquant.summary(keras.Sequential([keras.layers.Dense(2)]))
