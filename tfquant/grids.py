@@ -57,12 +57,23 @@ def bits_for_level(level):
     return int(np.ceil(np.log2(2 * level + 1)))
 
 
+def axes_of(rank, channel_axes):
+    """`channel_axes` of a rank-`rank` array as sorted non-negative axes; ValueError for an axis outside
+    ``-rank .. rank-1`` (taken modulo the rank it would silently name another axis, e.g. 5 -> 1 on a 4-D kernel)."""
+    bad = [a for a in channel_axes if not -rank <= a < rank]
+    if bad:
+        raise ValueError(f"channel axes {tuple(channel_axes)} do not fit a kernel of rank {rank} (axes "
+                         f"{-rank}..{rank - 1}): pass its output-channel axes, "
+                         "tfquant.kernels.output_channel_axes(layer)")
+    return tuple(sorted({a % rank for a in channel_axes}))
+
+
 def channels(w, channel_axes=None):
     """`w` as float64 rows ``(channels, weights per channel)``, channels in C order of `channel_axes`."""
     w = np.asarray(w, dtype=np.float64)
     if channel_axes is None or w.ndim < 2:
         return w.reshape(1, -1)
-    axes = tuple(sorted({a % w.ndim for a in channel_axes}))
+    axes = axes_of(w.ndim, channel_axes)
     others = tuple(a for a in range(w.ndim) if a not in axes)
     moved = np.transpose(w, axes + others)
     return moved.reshape(int(np.prod([w.shape[a] for a in axes])), -1)

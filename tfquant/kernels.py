@@ -24,6 +24,8 @@ import gc
 import keras
 import numpy as np
 
+from tfquant import grids
+
 TAG = "tfquant_channel_axes"  # explicit axes set on a variable (`tag_channel_axes`); wins over the table
 
 PLAIN, TRANSPOSED, DEPTHWISE, EINSUM = "plain", "transposed", "depthwise", "einsum"
@@ -126,7 +128,7 @@ def output_channel_axes(layer, variable_name="kernel"):
 
 def reduction_axes(rank, channel_axes):
     """The axes of a rank-`rank` kernel that are not output-channel axes."""
-    channel_axes = {a % rank for a in channel_axes}
+    channel_axes = grids.axes_of(rank, channel_axes)
     return tuple(a for a in range(rank) if a not in channel_axes)
 
 

@@ -82,6 +82,7 @@ class QuantizedOptimizer:
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        _check_learning_rate(self._learning_rate)
         self.quantizer = quantizers_lib.Binary() if quantizer is None else quantizers_lib.get(quantizer)
         self.quantize = selection.check_rule(quantize)
         self.seed = _check_seed(_default_seed() if seed is None else seed)
@@ -108,14 +109,17 @@ class QuantizedOptimizer:
         """
         if self.built:
             return
-        super().build(variables)
         variables = list(variables)
-        self._quantizers = selection.resolve(variables, self.quantize, self.quantizer)
-        if self.ema_overwrite_frequency and any(q is not None for q in self._quantizers):
+        # Choose (and refuse) before the base build marks the optimizer built: a refusal must leave it unbuilt,
+        # so that the next fit or export meets the same error, not a half-built optimizer.
+        quantizers = selection.resolve(variables, self.quantize, self.quantizer)
+        if self.ema_overwrite_frequency and any(q is not None for q in quantizers):
             raise ValueError(
                 "ema_overwrite_frequency would write averaged, off-grid weights into quantized variables during "
                 "training. Use use_ema=True alone: the average is rounded onto the grid when fit() ends."
             )
+        super().build(variables)
+        self._quantizers = quantizers
         self._full_precision, self._buffer_index = [], {}
         for index, (variable, quantizer) in enumerate(zip(variables, self._quantizers)):
             buffer = None
@@ -364,6 +368,17 @@ def _check_seed(seed):
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"`seed` must be an int (or None for a random one), got seed={seed!r}.")
     return seed
+
+
+def _check_learning_rate(learning_rate):
+    """A number learning rate must be finite and >= 0: a NaN or infinite one makes every update meaningless and a
+    negative one climbs the loss, both silently. Schedules and callables are not checked."""
+    if isinstance(learning_rate, keras.optimizers.schedules.LearningRateSchedule) or callable(learning_rate):
+        return
+    value = float(ops.convert_to_numpy(learning_rate))
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"learning_rate must be a finite number >= 0 (or a LearningRateSchedule), got "
+                         f"learning_rate={value!r}.")
 
 
 def _check_bc_option(method, name, value, default):

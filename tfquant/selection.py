@@ -18,7 +18,7 @@ that holds the variable (`tfquant.kernels`); a kernel no table layer holds is re
 
 import warnings
 
-from tfquant import kernels
+from tfquant import grids, kernels
 from tfquant import quantizers as quantizers_lib
 
 TAG = "tfquant_quantizer"
@@ -179,4 +179,11 @@ def _checked(variable, quantizer, source):
             f"{source} selects '{path_of(variable)}' of dtype {variable.dtype} for quantization, but only "
             "floating-point variables can hold grid values. Exclude it from the selection."
         )
+    axes = getattr(quantizer, "channel_axes", None)
+    if axes is not None and len(variable.shape) >= 2:
+        try:
+            grids.axes_of(len(variable.shape), axes)
+        except ValueError as error:
+            raise ValueError(f"{source} gives '{path_of(variable)}' (shape {tuple(variable.shape)}) {quantizer!r}, "
+                             f"but the {error}") from None
     return quantizer

@@ -44,11 +44,19 @@ def _weights(model, optimizer):
     return out
 
 
+def _on_grid(quantizer, variable):
+    """Whether `variable`'s values lie on `quantizer`'s grid: not yet when the optimizer that declares it has not
+    been built (compiled, not trained), nor after float values were loaded or assigned into the model."""
+    return bool(np.all(np.asarray(quantizer.on_grid(np.asarray(variable)))))
+
+
 def kernel_grids(model, optimizer=None):
     """``{(layer name, weight name): Grid or None}`` for every kernel of `model`, as `rows` decides it (a frozen
-    kernel, which no optimizer trains, by its values)."""
+    kernel, which no optimizer trains, by its values), except that a kernel whose values are not on its declared
+    grid is described by its values: the export report says what the file is made from."""
     optimizer = optimizer if optimizer is not None else quantizing_optimizer(model)
-    trained = {id(v): grid for v, _, grid, _ in _weights(model, optimizer)}
+    trained = {id(v): grid if quantizer is None or _on_grid(quantizer, v) else grids.detect(np.asarray(v), axes)
+               for v, quantizer, grid, axes in _weights(model, optimizer)}
     return {(layer.name, name): trained[id(v)] if id(v) in trained
             else grids.detect(np.asarray(v), kernels.channel_axes(v, (layer, name)))
             for layer, name, v in kernels.model_kernels(model)}
@@ -66,7 +74,8 @@ def _layer_of(model):
 
 def rows(model, optimizer=None):
     """One dict per trainable weight: weight, layer, shape, quantizer, grid (`tfquant.grids.Grid` or None), source,
-    bits, count, bytes, float_bytes."""
+    bits, count, bytes, float_bytes, on_grid (whether the values lie on the declared quantizer's grid; None
+    without one)."""
     optimizer = optimizer if optimizer is not None else quantizing_optimizer(model)
     owners = _layer_of(model)
     for variable, quantizer, grid, axes in _weights(model, optimizer):
@@ -90,6 +99,7 @@ def rows(model, optimizer=None):
             "count": count,
             "bytes": count * bits / 8,
             "float_bytes": count * float_bits / 8,
+            "on_grid": None if quantizer is None else _on_grid(quantizer, variable),
         }
 
 
@@ -105,6 +115,12 @@ def summary(model, optimizer=None, print_fn=print):
     `optimizer` defaults to ``model.optimizer``; without a tfquant optimizer, tags count, and conv and dense
     kernels are checked for a grid in their values.
     """
+    if not hasattr(model, "trainable_variables") or not hasattr(model, "_flatten_layers"):
+        raise ValueError(f"tfquant.summary takes a keras.Model (or a layer), got {type(model).__name__}: pass the "
+                         "model itself (load a .keras file with keras.models.load_model first)")
+    if not model.weights:
+        raise ValueError(f"{model.name!r} has no weights yet: build it first (keras.Input, model.build(shape), or "
+                         "one call or fit on data)")
     table = list(rows(model, optimizer))
     width = max([len(r["weight"]) for r in table] + [6])
     lines = [f"{'weight':<{width}}  {'shape':<18} {'quantizer':<34} {'bits':>4} {'memory':>12}"]
@@ -126,6 +142,7 @@ def summary(model, optimizer=None, print_fn=print):
             f"{name:<{name_width}}  {counts['1-bit']:>10} {counts['k-bit']:>10} {counts['32-bit']:>10} "
             f"{counts['bytes'] / 1024:>8.2f} KiB"
         )
+    pending = [r["weight"] for r in table if r.get("on_grid") is False]
     total, total_float = sum(r["bytes"] for r in table), sum(r["float_bytes"] for r in table)
     quantized = sum(r["count"] for r in table if r["quantizer"] != "full precision")
     lines.append(
@@ -133,5 +150,8 @@ def summary(model, optimizer=None, print_fn=print):
         f"{total / 1024:.1f} KiB against {total_float / 1024:.1f} KiB in float "
         f"({total_float / max(total, 1e-9):.1f}x smaller)"
     )
+    if pending:
+        lines.append(f"not on their grid yet: {', '.join(pending)} (the optimizer rounds them when it is built, "
+                     "by fit or optimizer.build; exported now, they stay float)")
     print_fn("\n".join(lines))
     return table

@@ -22,6 +22,9 @@ def check_writable(path):
 
     Called before any heavy work, so that an export or a training run does not fail at its last step.
     """
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise UnwritableOutput(f"output path {path!r} is not a file name (give a str or pathlib.Path, e.g. "
+                               "'model.tflite')")
     path = Path(path)
     if path.is_dir():
         raise UnwritableOutput(f"{path} is a directory (give a file name inside it)")

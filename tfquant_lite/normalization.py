@@ -47,6 +47,19 @@ def check(mean, std):
     return check_value(mean, "mean"), check_value(std, "std")
 
 
+def check_channels(mean, std, channels):
+    """ValueError unless `mean` and `std` (validated values) each hold one value or one per channel of an input
+    with `channels` channels (its last axis): what the runner can broadcast over the input."""
+    for part, value in (("mean", mean), ("std", std)):
+        try:
+            count = len(value)
+        except TypeError:  # a number (or a 0-d array)
+            count = 1
+        if count not in (1, channels):
+            raise ValueError(f"the normalisation {part} has {count} values but the model's input has {channels} "
+                             "channels: give one value, or one per channel")
+
+
 def parse(text, part):
     """A command-line value of `part`: the text as a float, validated by `check_value`; ValueError otherwise."""
     try:

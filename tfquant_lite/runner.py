@@ -318,10 +318,10 @@ def _probabilities(y, details):
 def _fit_shape(images, shape, mean, std):
     """(N, H, W[, C]) pixels -> (N, 1, H, W, C) float32 ``(p / 255 - mean) / std`` for a [1, H, W, C] input."""
     want = tuple(int(d) for d in shape[1:])
-    for part, value in (("mean", mean), ("std", std)):
-        if np.size(value) not in (1, want[-1] if want else 1):
-            raise RunnerError(f"the normalisation {part} has {np.size(value)} values but the model's input has "
-                              f"{want[-1] if want else 1} channels: give one value, or one per channel")
+    try:
+        norm.check_channels(mean, std, want[-1] if want else 1)
+    except ValueError as error:
+        raise RunnerError(str(error)) from None
     x = (np.asarray(images, np.float32) / PIXEL_MAX - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
     if x.ndim == len(want):
         x = x[..., None]

@@ -16,6 +16,17 @@ def _model():
                              keras.layers.Flatten(), keras.layers.Dense(2, name="dense")])
 
 
+class Net(keras.Model):
+    """A subclassed model whose class is the user's (not registered): tfquant-export cannot import it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(2)
+
+    def call(self, x):
+        return self.dense(x)
+
+
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """A float Keras model, good calibration inputs and an assortment of bad files, in one folder."""
@@ -27,6 +38,9 @@ def files(tmp_path_factory):
     nan_model.get_layer("conv").kernel.assign(np.full((3, 3, 1, 3), np.nan, "float32"))
     nan_model.save(d / "nan.keras")
     (d / "empty.keras").write_bytes(b"")
+    custom = Net()
+    custom(np.zeros((1, 4), "float32"))
+    custom.save(d / "custom.keras")
     (d / "garbage.keras").write_bytes(b"not a zip file at all")
     with zipfile.ZipFile(d / "other.keras", "w") as z:
         z.writestr("hello.txt", "a zip, but not a Keras model")
@@ -52,6 +66,7 @@ def _cases():
         ("{d}/garbage.keras -o {d}/x.tflite", "cannot load", 2),
         ("{d}/other.keras -o {d}/x.tflite", "cannot load", 2),
         ("{d}/calibration.npy -o {d}/x.tflite", "cannot load", 2),
+        ("{d}/custom.keras -o {d}/x.tflite", "needs the custom class 'Net'", 2),  # was: "saved by model.save()"
         ("{d}/nan.keras -o {d}/x.tflite", "NaN", 2),
         ("{d}/model.keras -o {d}/no/such/folder/x.tflite", "does not exist", 2),
         ("{d}/model.keras -o {d}/folder.keras", "is a directory", 2),

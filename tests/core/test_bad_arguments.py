@@ -42,6 +42,12 @@ CASES = {
     "uniform-bits-string": (lambda: tfquant.Uniform(0.1, bits="3"), "bits"),
     "scaled-binary-axes-string": (lambda: tfquant.ScaledBinary("last"), "channel_axes"),
     "scaled-binary-axes-empty": (lambda: tfquant.ScaledBinary(()), "channel_axes"),
+    # an axis past the kernel's rank was taken modulo it (5 -> 1 on a 4-D kernel): a scale per window column
+    "scaled-binary-axis-past-the-rank": (
+        lambda: tfquant.ScaledBinary(channel_axes=(5,))(np.ones((3, 3, 2, 4), "float32")), "channel axes"),
+    "scaled-binary-axis-past-the-rank-by-dict": (
+        lambda: build_with(tfquant.BCAdam(quantize={"kernel": tfquant.ScaledBinary(channel_axes=(4,))}),
+                           conv_variable()), "channel axes"),
     "quantizer-by-unknown-name": (lambda: quantizers.get("ternary"), "quantizer"),
     "quantizer-by-number": (lambda: quantizers.get(3), "quantizer"),
     # optimizers
@@ -52,6 +58,10 @@ CASES = {
     "sr-deterministic-rounding": (lambda: tfquant.SRAdam(rounding="deterministic"), "rounding"),
     "r-stochastic-rounding": (lambda: tfquant.RAdam(rounding="stochastic"), "rounding"),
     "bc-unknown-rounding": (lambda: tfquant.BCAdam(rounding="nearest"), "rounding"),
+    "learning-rate-negative": (lambda: tfquant.BCAdam(learning_rate=-1e-3), "learning_rate"),
+    "learning-rate-nan": (lambda: tfquant.SRSGD(math.nan), "learning_rate"),
+    "learning-rate-inf": (
+        lambda: tfquant.quantized(keras.optimizers.Lion, "r")(learning_rate=math.inf), "learning_rate"),
     "seed-string": (lambda: tfquant.BCAdam(seed="7"), "seed"),
     "seed-float": (lambda: tfquant.SRAdam(seed=1.5), "seed"),
     "seed-bool": (lambda: tfquant.SRAdam(seed=True), "seed"),
@@ -106,3 +116,15 @@ def test_the_tag_error_after_building_names_the_weights():
     layer.build((1, 2))
     with pytest.raises(ValueError, match="names="):
         tfquant.quantize_weights(layer, tfquant.Binary())
+
+
+def test_a_refused_selection_leaves_the_optimizer_unbuilt_so_the_next_call_says_the_same():
+    """ScaledBinary() on an Embedding's table is refused at build; the optimizer used to stay marked built, with no
+    quantizers, so the next fit died in a raw TensorFlow error and export in AttributeError '_quantizers'."""
+    embedding = keras.layers.Embedding(20, 4)
+    embedding.build((None, 5))
+    optimizer = tfquant.BCAdam(quantize={"embeddings": tfquant.ScaledBinary()})
+    for _ in range(2):
+        with pytest.raises(ValueError, match="cannot tell the output channels"):
+            optimizer.build(embedding.trainable_variables)
+        assert not optimizer.built

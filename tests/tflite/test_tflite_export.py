@@ -140,3 +140,63 @@ def test_a_subclassed_model_built_by_fit_exports_packed(tmp_path):
     assert report["bytes_by_kind"]["packed_weights"] > 0  # the binary conv kernel, at 1 bit per weight
     assert [layer["op"] for layer in report["layers"]] == ["CONV_2D", "FULLY_CONNECTED"]
     assert interpreters.open_session((tmp_path / "sub.tflite").read_bytes(), "litert").input["shape"] == (1, 8, 8, 1)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_a_mixed_precision_model_exports_packed_computing_in_float32(policy):
+    """Trained under a mixed-precision policy, a model traced float16 convs that the converter refused ("'tf.Conv2D'
+    op is neither a custom op nor a flex op"). Its variables are float32: the export now converts and verifies it
+    computing in float32, and gives each layer its policy back."""
+    layers = keras.layers
+    model = keras.Sequential([keras.Input((8, 8, 3)), layers.Conv2D(4, 3, use_bias=False, dtype=policy),
+                              layers.BatchNormalization(dtype=policy), layers.ReLU(dtype=policy),
+                              layers.GlobalAveragePooling2D(dtype=policy), layers.Dense(4, dtype=policy),
+                              layers.Activation("softmax", dtype="float32")])
+    model.compile(optimizer=tfquant.BCAdam(1e-2, quantizer=tfquant.ScaledBinary()),
+                  loss="sparse_categorical_crossentropy")
+    x = _inputs((8, 8, 3), n=16)
+    model.fit(x, np.arange(16) % 4, epochs=1, verbose=0)
+    report = tflite.export(model, None, format="packed")
+    assert [layer.stored_as for layer in report.layers] == ["1-bit", "float32"]
+    assert model.layers[0].dtype_policy.name == policy and model.layers[0].compute_dtype != "float32"
+    assert report.verification["relative_error"] <= 1e-4
+
+
+def test_a_normalization_with_the_wrong_number_of_channels_is_refused_before_anything_is_written(tmp_path):
+    """normalization=([m]*3, [s]*3) on a 1-channel model was recorded in the stamp, and tfquant-run then refused the
+    file ("the normalisation mean has 3 values but the model's input has 1 channels") on every run."""
+    model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(2, 3), keras.layers.Flatten()])
+    with pytest.raises(tflite.ExportError, match="mean has 3 values but the model's input has 1 channels"):
+        tflite.export(model, tmp_path / "m.tflite", format="float32", normalization=([0.5] * 3, [0.2] * 3))
+    assert not (tmp_path / "m.tflite").exists()
+    report = tflite.export(model, None, format="float32", normalization=([0.5], 0.2))  # one value per channel
+    assert report.metadata["input_normalization"] == {"mean": [0.5], "std": 0.2}
+
+
+def test_the_report_describes_a_compiled_but_untrained_kernel_by_its_values():
+    """Compiled with BCAdam but not trained, the conv kernel is still float: the report said its Keras kernel was
+    "binary ±s per layer" next to "weights not ±s per channel" (the declared grid, not yet applied)."""
+    model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(2, 3, name="conv"), keras.layers.Flatten()])
+    model.compile(optimizer=tfquant.BCAdam(), loss="mse")
+    with pytest.warns(tflite.ExportWarning, match="packed nothing"):
+        report = tflite.export(model, None, format="packed")
+    assert (report.layers[0].keras_kernel, report.layers[0].packed) == ("not on a grid", False)
+    lines = []
+    [row] = [r for r in tfquant.summary(model, print_fn=lines.append) if r["weight"].endswith("conv/kernel")]
+    assert row["quantizer"] == "Binary(delta=1.0)" and row["on_grid"] is False and "not on their grid yet" in lines[0]
+    model.optimizer.build(model.trainable_variables)  # rounds the kernel onto the grid
+    report = tflite.export(model, None, format="packed")
+    assert (report.layers[0].keras_kernel, report.layers[0].packed) == ("binary ±s per layer", True)
+
+
+def test_an_output_path_that_is_not_a_file_name_and_a_summary_of_no_model_are_refused_clearly():
+    """export(model, 5) died in pathlib's TypeError; summary("m.keras") in AttributeError, summary of an unbuilt
+    model printed an empty table."""
+    from tfquant_lite.files import UnwritableOutput
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    with pytest.raises(UnwritableOutput, match="not a file name"):
+        tflite.export(model, 5, format="float32")
+    with pytest.raises(ValueError, match="takes a keras.Model"):
+        tfquant.summary("m.keras")
+    with pytest.raises(ValueError, match="no weights yet: build it"):
+        tfquant.summary(keras.Sequential([keras.layers.Dense(2)]))

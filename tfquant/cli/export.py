@@ -102,6 +102,11 @@ def load_model(path):
         return keras.models.load_model(path, compile=False)
     except Exception as error:  # Keras raises many kinds for a file it cannot read
         first = (str(error).strip().splitlines() or [""])[0][:200]
+        custom = re.search(r"Could not locate (?:class|function) '([^']+)'", str(error))
+        if custom:  # a subclassed model or custom layer: its code is the user's, which this command cannot import
+            raise common.BadInput(
+                f"{path} needs the custom class {custom.group(1)!r}, which tfquant-export cannot import; export it "
+                "from Python where the class is defined: tfquant.tflite.export(model, 'model.tflite', ...)") from None
         raise common.BadInput(f"cannot load {path} as a Keras model ({type(error).__name__}: {first}); "
                               "give a .keras file saved by model.save()") from None
 

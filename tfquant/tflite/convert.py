@@ -4,7 +4,8 @@ The batch is fixed because TFLite Micro needs static shapes and LiteRT.js reject
 Full-integer int8 uses per-channel int8 filters (symmetric: a `±s_c` binary channel becomes exactly
 `±127`, zero point 0), int8 activations calibrated on the given inputs, and float input/output
 (QUANTIZE/DEQUANTIZE at the ends). Dense layers are quantized per tensor, because tflite-runtime
-2.14 rejects per-channel FULLY_CONNECTED (version 12).
+2.14 rejects per-channel FULLY_CONNECTED (version 12). A model built under a mixed-precision policy
+("mixed_float16", "mixed_bfloat16") is converted computing in float32 (`float32_compute`).
 """
 import contextlib
 import io
@@ -66,6 +67,33 @@ def to_tflite(model, int8=False, calibration=None):
         except Exception as error:  # the converter's errors are long MLIR dumps: keep the first line
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise ExportError(f"the TFLite converter failed: {first}") from error
+
+
+@contextlib.contextmanager
+def float32_compute(model):
+    """Within the block, every layer of `model` whose float32 variables compute in float16 or bfloat16 (a
+    mixed-precision policy, "mixed_float16" / "mixed_bfloat16") computes in float32; each policy is given
+    back after. TFLite's builtin float kernels take float32 (a float16 graph fails to convert: "'tf.Conv2D' op
+    is neither a custom op nor a flex op"), and the variables hold float32 values, so the file computes what
+    the trained weights compute, and verification compares it with the same float32 computation in Keras.
+    Layers whose variables are not float32 (a pure "float16" policy) are refused: cast the model to float32."""
+    changed = []
+    try:
+        for layer in model._flatten_layers(include_self=True):
+            policy = getattr(layer, "dtype_policy", None)
+            if policy is None or policy.compute_dtype == "float32" or policy.compute_dtype not in (
+                    "float16", "bfloat16"):
+                continue
+            if policy.variable_dtype != "float32":
+                raise ExportError(f"layer {layer.name!r} keeps its weights in {policy.variable_dtype} (dtype policy "
+                                  f"{policy.name!r}); TFLite float kernels compute in float32: rebuild the model "
+                                  "under the 'float32' or a 'mixed_*' policy and copy its weights")
+            changed.append((layer, policy))
+            layer.dtype_policy = "float32"
+        yield
+    finally:
+        for layer, policy in reversed(changed):
+            layer.dtype_policy = policy
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ import numpy as np
 from tfquant import grids
 from tfquant.summary import kernel_grids
 from tfquant_lite import files, integrity, interpreters
+from tfquant_lite import normalization as norm
 from tfquant_lite.flatbuffer import read
 
 from . import c_array, convert, hazards, layer_names, report, verify
@@ -57,9 +58,12 @@ def _format(name):
         raise ExportError(str(error)) from None
 
 
-def _normalization(normalization):
+def _normalization(normalization, shape):
     try:
-        return integrity.normalization_record(normalization)
+        recorded = integrity.normalization_record(normalization)
+        if isinstance(recorded, dict):  # the runner broadcasts it over the input's channels (its last axis)
+            norm.check_channels(recorded["mean"], recorded["std"], shape[-1] if shape else 1)
+        return recorded
     except ValueError as error:
         raise ExportError(f"{error} (the input normalisation recorded in the file's metadata)") from None
 
@@ -120,25 +124,26 @@ def export(model, path=None, format="packed", calibration=None, strict=False, sa
     for output in (path, c_array_path):
         if output is not None:
             files.check_writable(output)
-    recorded = _normalization(normalization)
     shape = convert.input_shape(model)
+    recorded = _normalization(normalization, shape)
     if fmt.int8 or calibration is not None:
         calibration = validate_calibration(calibration, shape)
-    float32 = convert.to_tflite(model)
-    base = convert.to_tflite(model, int8=True, calibration=calibration) if fmt.int8 else float32
-    out, records = fmt.rewrite(base) if fmt.rewrite else (base, _base_records(base, fmt.name))
-    hazards.check(out)
-    notes = []
-    if fmt.rewrite is not None:
-        if strict:
-            _strict(records, fmt.name)
-        if not any(r.packed for r in records):
-            notes.append(f"format {fmt.name} packed nothing: no filter is binary (or on a 4-bit grid for int4), "
-                         "so the file is as large as the base format's; train the kernels with a "
-                         "tfquant optimizer, or choose format float32/int8")
-    out = integrity.stamp(out, recorded, fmt.name)
-    sets = _verification_sets(calibration, samples, shape)
-    figures = _verify(model, out, sets, fmt, base)
+    with convert.float32_compute(model):  # a mixed-precision model is converted and verified in float32
+        float32 = convert.to_tflite(model)
+        base = convert.to_tflite(model, int8=True, calibration=calibration) if fmt.int8 else float32
+        out, records = fmt.rewrite(base) if fmt.rewrite else (base, _base_records(base, fmt.name))
+        hazards.check(out)
+        notes = []
+        if fmt.rewrite is not None:
+            if strict:
+                _strict(records, fmt.name)
+            if not any(r.packed for r in records):
+                notes.append(f"format {fmt.name} packed nothing: no filter is binary (or on a 4-bit grid for "
+                             "int4), so the file is as large as the base format's; train the kernels with a "
+                             "tfquant optimizer, or choose format float32/int8")
+        out = integrity.stamp(out, recorded, fmt.name)
+        sets = _verification_sets(calibration, samples, shape)
+        figures = _verify(model, out, sets, fmt, base)
     float32_bytes = len(integrity.stamp(float32, recorded, "float32"))  # the same metadata, for a fair ratio
     metadata = {"file_sha256": integrity.check(out)["file_sha256"], "input_normalization": recorded}
     sources, described = layer_names.source_kernels(model, base), kernel_grids(model)
