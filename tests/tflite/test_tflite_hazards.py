@@ -102,3 +102,20 @@ def test_unknown_format_and_model_type():
         tflite.export(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), None, format="int16")
     with pytest.raises(tflite.ExportError, match="expected a keras.Model"):
         tflite.export("model.keras", None)
+
+
+def test_near_uniform_outputs_are_not_judged_by_agreement_and_the_report_says_so():
+    """An untrained net's near-tie outputs: no decisive sample, so no vacuous 'agreement 1.0': the figure is
+    absent, the count is 0, and the report's line says agreement was not judged."""
+    from tfquant.tflite import report
+    from tfquant.tflite.verify import figures
+    expected = np.full((8, 10), 0.1, np.float32) + np.linspace(0, 1e-3, 10, dtype=np.float32)
+    actual = expected[:, ::-1].copy()  # every argmax different
+    result = figures(expected, actual)
+    assert result["argmax_agreement"] == 0.0 and result["decisive_samples"] == 0
+    assert "decisive_agreement" not in result
+    text = report._agreement(result)
+    assert "argmax agreement 0.000" in text and "no decisive sample" in text
+    decided = figures(np.eye(10, dtype=np.float32)[:4], np.eye(10, dtype=np.float32)[:4])
+    assert decided["decisive_samples"] == 4 and decided["decisive_agreement"] == 1.0
+    assert "(4 decisive samples: 1.000)" in report._agreement(decided)

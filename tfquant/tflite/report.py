@@ -121,9 +121,9 @@ class ExportReport(collections.abc.Mapping):
             lines.append(f"  TFLite Micro minimum arena: {self.tflm_arena_bytes:,} bytes")
         v = self.verification
         if v:
-            agreement = f", argmax agreement {v['argmax_agreement']:.3f}" if "argmax_agreement" in v else ""
-            lines.append(f"  verified on LiteRT ({v['samples']} samples): max abs error {v['max_abs_error']:.3g}, "
-                         f"relative {v['relative_error']:.3g}{agreement}")
+            where = "TFLite Micro" if v.get("interpreter") == "tflm" else "LiteRT"
+            lines.append(f"  verified on {where} ({v['samples']} samples): max abs error {v['max_abs_error']:.3g}, "
+                         f"relative {v['relative_error']:.3g}{_agreement(v)}")
         lines.append(f"  {'layer':<28} {'op':<18} {'shape':<18} {'weights':>9} {'stored':>8} {'bytes':>9}  note")
         for layer in self.layers:
             note = layer.reason or ""
@@ -185,3 +185,15 @@ def to_json(report, path):
 def to_text(report):
     """`report.to_text()`: the name `tfquant.tflite.report_text` gives it."""
     return report.to_text()
+
+
+def _agreement(verification):
+    """", argmax agreement A (D decisive samples: A_d)" of a verification's figures; '' for one-value outputs."""
+    if "argmax_agreement" not in verification:
+        return ""
+    text = f", argmax agreement {verification['argmax_agreement']:.3f}"
+    if "decisive_samples" not in verification:  # a report written before the count was recorded
+        return text
+    if "decisive_agreement" not in verification:
+        return text + " (no decisive sample: every output a near tie, agreement not judged)"
+    return text + f" ({verification['decisive_samples']} decisive samples: {verification['decisive_agreement']:.3f})"

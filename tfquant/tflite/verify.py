@@ -4,7 +4,8 @@ Figures, over the verification inputs x_i with Keras outputs y_i and LiteRT outp
 - `max_abs_error` = max |ŷ - y|;  `relative_error` = max |ŷ - y| / max |y|;
 - `argmax_agreement` = fraction of samples with argmax ŷ_i = argmax y_i (outputs with >1 value), and
   `decisive_agreement`, the same over the samples whose Keras top-1 beats its top-2 by more than
-  5% of max |y| (a near tie may flip under any int8 rounding and says nothing about the file);
+  5% of max |y| (a near tie may flip under any int8 rounding and says nothing about the file), with their
+  count `decisive_samples`; absent when no sample is decisive (near-uniform outputs: not judged, and said so);
 - for packed formats, `max_diff_vs_unpacked`: the same file before packing, both run on LiteRT's
   builtin kernels (XNNPACK off), where packing must change nothing (int8: bit-identical).
 Limits: float-activation formats `relative_error <= 1e-4` against Keras and, for "packed", at most
@@ -49,7 +50,9 @@ def figures(expected, actual):
         top2 = np.sort(flat_expected, axis=1)[:, -2:]
         decisive = top2[:, 1] - top2[:, 0] > DECISIVE_MARGIN * np.abs(expected).max()
         out["argmax_agreement"] = float(np.mean(agree))
-        out["decisive_agreement"] = float(np.mean(agree[decisive])) if decisive.any() else 1.0
+        out["decisive_samples"] = int(decisive.sum())
+        if decisive.any():
+            out["decisive_agreement"] = float(np.mean(agree[decisive]))
     return out
 
 
@@ -71,11 +74,12 @@ def verify(model, tflite_bytes, inputs, int8, unpacked=None, interpreter="litert
     VerificationError when past the limits."""
     run, compare = _runner(interpreter)
     result = figures(keras_outputs(model, inputs), run(tflite_bytes, inputs))
+    result["interpreter"] = interpreter
     problems = [] if result["finite"] else ["non-finite outputs"]
     if int8:
         if result["relative_error"] > INT8_RTOL:
             problems.append(f"relative error {result['relative_error']:.3g} > {INT8_RTOL}")
-        if result.get("decisive_agreement", 1.0) < INT8_MIN_AGREEMENT:
+        if "decisive_agreement" in result and result["decisive_agreement"] < INT8_MIN_AGREEMENT:
             problems.append(f"argmax agreement on decisive samples {result['decisive_agreement']:.3f} "
                             f"< {INT8_MIN_AGREEMENT}")
     elif result["relative_error"] > FLOAT_RTOL:
