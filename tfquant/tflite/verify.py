@@ -50,9 +50,9 @@ def figures(expected, actual):
         top2 = np.sort(flat_expected, axis=1)[:, -2:]
         decisive = top2[:, 1] - top2[:, 0] > DECISIVE_MARGIN * np.abs(expected).max()
         out["argmax_agreement"] = float(np.mean(agree))
-        out["decisive_samples"] = int(decisive.sum())
         if decisive.any():
             out["decisive_agreement"] = float(np.mean(agree[decisive]))
+        out["decisive_samples"] = int(decisive.sum())
     return out
 
 
