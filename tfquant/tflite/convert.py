@@ -81,8 +81,7 @@ def float32_compute(model):
     try:
         for layer in model._flatten_layers(include_self=True):
             policy = getattr(layer, "dtype_policy", None)
-            if policy is None or policy.compute_dtype == "float32" or policy.compute_dtype not in (
-                    "float16", "bfloat16"):
+            if policy is None or policy.compute_dtype not in ("float16", "bfloat16"):
                 continue
             if policy.variable_dtype != "float32":
                 raise ExportError(f"layer {layer.name!r} keeps its weights in {policy.variable_dtype} (dtype policy "
