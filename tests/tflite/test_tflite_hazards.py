@@ -90,6 +90,13 @@ def test_wrong_file_fails_verification_with_figures(model):
     assert caught.value.figures["relative_error"] > 1e-5
 
 
+def test_int8_failure_says_where_the_ranges_come_from(model):
+    """Inputs 100x wider than the calibration saturate every int8 activation: the error says why and what to do."""
+    with pytest.raises(tflite.VerificationError, match="ranges from the calibration.*normalised exactly") as caught:
+        tflite.export(model, None, format="int8", calibration=_inputs(64) * 0.01, samples=_inputs(16) * 100)
+    assert caught.value.figures["relative_error"] > 0.25
+
+
 def test_int8_needs_calibration(model):
     with pytest.raises(tflite.ExportError, match="calibration"):
         tflite.export(model, None, format="packed-int8")
@@ -102,6 +109,8 @@ def test_unknown_format_and_model_type():
         tflite.export(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), None, format="int16")
     with pytest.raises(tflite.ExportError, match="expected a keras.Model"):
         tflite.export("model.keras", None)
+    with pytest.raises(tflite.ExportError, match="strict must be True or False, got 'yes'"):
+        tflite.export(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), None, strict="yes")
 
 
 def test_near_uniform_outputs_are_not_judged_by_agreement_and_the_report_says_so():

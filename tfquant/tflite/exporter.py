@@ -51,6 +51,12 @@ def _check_model(model):
                               "(retrain, or reload it from a good checkpoint)")
 
 
+def _check_flags(**flags):
+    for name, value in flags.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise ExportError(f"{name} must be True or False, got {value!r}")
+
+
 def _format(name):
     try:
         return lookup(name)
@@ -120,6 +126,7 @@ def export(model, path=None, format="packed", calibration=None, strict=False, sa
     tfquant_lite.files.UnwritableOutput.
     """
     fmt = _format(format)
+    _check_flags(strict=strict, tflm_arena=tflm_arena)
     _check_model(model)
     for output in (path, c_array_path):
         if output is not None:

@@ -94,5 +94,19 @@ def verify(model, tflite_bytes, inputs, int8, unpacked=None, interpreter="litert
     if problems:
         where = "TFLite Micro" if interpreter == "tflm" else "LiteRT"
         raise VerificationError(f"verification on {where} failed: " + "; ".join(problems)
-                                + f" (figures: {result})", result)
+                                + f" ({_hint(problems, int8)}; figures: {result})", result)
     return result
+
+
+def _hint(problems, int8):
+    """What to do about the first problem: the cause each limit points at."""
+    first = problems[0]
+    if first.startswith("packed file differs"):
+        return ("the filter rewrite changed the results, which is a tfquant defect: please report it with "
+                "the model; format int8 or float32 exports it unpacked meanwhile")
+    if int8:
+        return ("int8 activations take their ranges from the calibration: pass a few hundred real inputs, "
+                "normalised exactly as the model sees them (inputs outside their range saturate), or choose "
+                "a float-activation format (packed, float32)")
+    return ("the converted file does not compute what the Keras model does: a custom layer or an op the "
+            "converter rewrites differently; compare per layer with format float32")
