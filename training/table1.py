@@ -8,6 +8,7 @@ seeds) and the plots in ``docs/figures/``.
     python -m training.table1 --report-only                                # tables and plots from finished runs
     python -m training.table1 --report-only --publish                      # ... also into docs/figures/
     python -m training.table1 --epochs 40 --root runs/t1_40 --runs ADAM BC-ADAM SR-ADAM R-ADAM   # some runs, longer
+    python -m training.table1 --epochs 40 --root runs/t1_40 --runs "BC-ADAM no clip" --fig7-seeds 0 1 2   # Fig. 7, 3 seeds
 
 The configuration (VGG-9 at 1/4 width on 28x28x1, 30k training images, 8 epochs with the paper's learning
 rate drops scaled to 8 epochs: 0.01, /10 after epoch 4 and 6) is what fits here: see docs/REPRODUCTION.md.
@@ -46,15 +47,16 @@ def run_dir(root, label, seed):
     return root / f"{label.lower().replace(' ', '_')}-s{seed}"
 
 
-def plan(seeds, only=None):
+def plan(seeds, only=None, fig7_seeds=None):
     """[(run name, train.py arguments)] in the order they run: all rows for each seed first, then extras
-    (the Fig. 7 arms at the first seed only); ``only``: the labels to keep."""
+    (the Fig. 7 arms at `fig7_seeds`, default the first seed only); ``only``: the labels to keep."""
+    fig7_seeds = seeds[:1] if fig7_seeds is None else fig7_seeds
     runs = [(f"{label}|{seed}", args + ["--seed", str(seed)]) for seed in seeds for label, args in ROWS.items()]
     runs += [(f"SR-ADAM b{b}|{seed}", ["--method", "sr", "--batch-size", str(b), "--seed", str(seed)])
              for seed in seeds for b in BATCHES if b not in (128, 1024)]
-    runs += [(f"BC-ADAM wd{wd:g}|{seeds[0]}", ["--method", "bc", "--weight-decay", str(wd), "--seed", str(seeds[0])])
-             for wd in WEIGHT_DECAY]
-    runs.append((f"{NO_CLIP}|{seeds[0]}", ["--method", "bc", "--no-clip", "--seed", str(seeds[0])]))
+    runs += [(f"BC-ADAM wd{wd:g}|{s}", ["--method", "bc", "--weight-decay", str(wd), "--seed", str(s)])
+             for s in fig7_seeds for wd in WEIGHT_DECAY]
+    runs += [(f"{NO_CLIP}|{s}", ["--method", "bc", "--no-clip", "--seed", str(s)]) for s in fig7_seeds]
     return [run for run in runs if only is None or run[0].split("|")[0] in only]
 
 
@@ -63,8 +65,8 @@ def labels():
     return list(dict.fromkeys(name.split("|")[0] for name, _ in plan([0])))
 
 
-def run_all(root, seeds, epochs=EPOCHS, only=None):
-    for name, args in plan(seeds, only):
+def run_all(root, seeds, epochs=EPOCHS, only=None, fig7_seeds=None):
+    for name, args in plan(seeds, only, fig7_seeds):
         label, seed = name.split("|")
         out = run_dir(root, label, seed)
         if (out / "history.json").exists():
@@ -82,14 +84,23 @@ def histories(root, label, seeds):
     return [json.loads(p.read_text()) for p in found if p.exists()]
 
 
-def _mean_spread(values):
+def _mean_spread(values, digits=2):
     if not values:
         return "not run", ""
-    spread = f"± {statistics.stdev(values):.2f}" if len(values) > 1 else ""
-    return f"{statistics.mean(values):.2f}", spread
+    spread = f"± {statistics.stdev(values):.{digits}f}" if len(values) > 1 else ""
+    return f"{statistics.mean(values):.{digits}f}", spread
 
 
-def report(root, seeds, figures):
+FIG7_ARMS = {"0": "BC-ADAM", **{f"{w:g}": f"BC-ADAM wd{w:g}" for w in WEIGHT_DECAY}, "0, no clip": NO_CLIP}
+
+
+def _gap(history):
+    """Fig. 7(b)'s figure: mean |w_b - w_r| over the conv layers after the last epoch."""
+    return statistics.mean(v[-1] for v in plots.layer_series(history, "bc_gap").values())
+
+
+def report(root, seeds, figures, fig7_seeds=None):
+    fig7_seeds = seeds[:1] if fig7_seeds is None else fig7_seeds
     figures.mkdir(parents=True, exist_ok=True)
     lines = ["| method | test error (%) mean | ± std | seeds | final train error (%) | paper, VGG-9 CIFAR-10 |",
              "|---|---|---|---|---|---|"]
@@ -125,28 +136,29 @@ def report(root, seeds, figures):
             batch_curves[f"batch {b}"] = hs[0]
 
     first = {label: hs[0] for label in ROWS if (hs := histories(root, label, seeds))}
-    plots.errors(first, figures / "table1_errors.png", title=f"VGG-9/4 on Fashion-MNIST, seed {seeds[0]}")
+    arms = {k: hs for k, label in FIG7_ARMS.items() if (hs := histories(root, label, fig7_seeds))}
+    curves = {f"WD={k}": hs[0] for k, hs in arms.items()}  # the plots: each arm's first finished seed
     quantized = {k: first[k] for k in ("R-ADAM", "SR-ADAM", "BC-ADAM") if k in first}
-    plots.per_layer(quantized, "changed_since_start", figures / "fig4_changed_since_start.png",
-                    "weights changed since start (%)", "Fig. 4: weight changes per conv layer")
-    plots.per_layer(batch_curves, "changed_since_start", figures / "fig5b_sr_batch_changed.png",
-                    "weights changed since start (%)", "Fig. 5(b): SR-ADAM, by batch size")
-    plots.per_layer(batch_curves, "changed_in_window", figures / "fig5c_sr_batch_changed_per_epoch.png",
-                    "weights changed in the epoch (%)", "Fig. 5(c): SR-ADAM, changes per epoch")
-    plots.errors(batch_curves, figures / "fig5a_sr_batch_errors.png", title="Fig. 5(a): SR-ADAM by batch size")
-    wd = {"WD=0": first.get("BC-ADAM")}
-    wd.update({f"WD={w:g}": hs[0] for w in WEIGHT_DECAY if (hs := histories(root, f"BC-ADAM wd{w:g}", seeds))})
-    if hs := histories(root, NO_CLIP, seeds[:1]):
-        wd["WD=0, no clip"] = hs[0]
-    wd = {k: v for k, v in wd.items() if v}
-    plots.per_layer(wd, "bc_gap", figures / "fig7_bc_gap.png", "mean |w_b - w_r|", "Fig. 7: BC-ADAM, weight decay")
-    plots.errors(wd, figures / "fig7_bc_wd_errors.png", title="Fig. 7(a): BC-ADAM with weight decay")
-    lines += [f"\n| BC-ADAM weight decay (seed {seeds[0]}) | test error (%) "
-              "| mean \\|w_b - w_r\\| over conv layers, last epoch |", "|---|---|---|"]
-    for k, h in wd.items():
-        gaps = plots.layer_series(h, "bc_gap")
-        lines.append(f"| {k[3:]} | {h[-1]['test_error']:.2f} | "
-                     f"{statistics.mean(v[-1] for v in gaps.values()):.3f} |")
+    if first:  # a plot with no finished run is not drawn
+        plots.errors(first, figures / "table1_errors.png", title=f"VGG-9/4 on Fashion-MNIST, seed {seeds[0]}")
+    if quantized:
+        plots.per_layer(quantized, "changed_since_start", figures / "fig4_changed_since_start.png",
+                        "weights changed since start (%)", "Fig. 4: weight changes per conv layer")
+    if batch_curves:
+        plots.per_layer(batch_curves, "changed_since_start", figures / "fig5b_sr_batch_changed.png",
+                        "weights changed since start (%)", "Fig. 5(b): SR-ADAM, by batch size")
+        plots.per_layer(batch_curves, "changed_in_window", figures / "fig5c_sr_batch_changed_per_epoch.png",
+                        "weights changed in the epoch (%)", "Fig. 5(c): SR-ADAM, changes per epoch")
+        plots.errors(batch_curves, figures / "fig5a_sr_batch_errors.png", title="Fig. 5(a): SR-ADAM by batch size")
+    if curves:
+        plots.per_layer(curves, "bc_gap", figures / "fig7_bc_gap.png", "mean |w_b - w_r|",
+                        "Fig. 7: BC-ADAM, weight decay")
+        plots.errors(curves, figures / "fig7_bc_wd_errors.png", title="Fig. 7(a): BC-ADAM with weight decay")
+    lines += [f"\n| BC-ADAM weight decay (seeds {', '.join(map(str, fig7_seeds))}) | seeds | test error (%) mean "
+              "| ± std | mean \\|w_b - w_r\\| over conv layers, last epoch | ± std |", "|---|---|---|---|---|---|"]
+    for k, hs in arms.items():
+        error, gap = _mean_spread([h[-1]["test_error"] for h in hs]), _mean_spread([_gap(h) for h in hs], 3)
+        lines.append(f"| {k} | {len(hs)} | {error[0]} | {error[1]} | {gap[0]} | {gap[1]} |")
     return "\n".join(lines)
 
 
@@ -157,16 +169,18 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=EPOCHS, help=f"epochs of every run (default: {EPOCHS})")
     p.add_argument("--runs", nargs="+", choices=labels(), metavar="LABEL",
                    help=f"run only these (default: all): {', '.join(labels())}")
+    p.add_argument("--fig7-seeds", type=int, nargs="+", default=None,
+                   help="seeds of the Fig. 7 arms (weight decay, no clip; default: the first of --seeds)")
     p.add_argument("--report-only", action="store_true")
     p.add_argument("--publish", action="store_true", help=f"write the plots into {provenance.FIGURES}/ too")
     args = p.parse_args(argv)
     if not args.report_only:
-        run_all(args.root, args.seeds, args.epochs, args.runs)
+        run_all(args.root, args.seeds, args.epochs, args.runs, args.fig7_seeds)
     elif not any(histories(args.root, label, args.seeds) for label in ROWS):
         p.error(f"no finished runs in {args.root} for seeds {args.seeds}: run `python -m training.table1` first "
                 "(70 minutes), or point --root at a folder of finished runs")
     for figures in [args.root / "figures"] + ([provenance.FIGURES] if args.publish else []):
-        text = report(args.root, args.seeds, figures)
+        text = report(args.root, args.seeds, figures, args.fig7_seeds)
         record = provenance.record("training.table1", argv)
         files.write_text(figures / "table1.json", json.dumps({"report": text, "provenance": record}, indent=1) + "\n")
     files.write_text(args.root / "report.md", text + "\n")

@@ -39,3 +39,19 @@ def test_report_judges_the_ordering_on_the_rows_that_ran_and_names_the_others(tm
     text = table1.report(tmp_path, [0], tmp_path / "figures")
     assert "does NOT hold on the 4 rows run (Big SR-ADAM: not run)" in text  # R (19) beat SR (20)
     assert "| Big SR-ADAM | not run |" in text
+
+
+def test_fig7_arms_run_and_report_at_the_seeds_asked(tmp_path):
+    """--fig7-seeds: the weight-decay and no-clip arms at every seed given, reported as mean and spread."""
+    import json
+    names = [name for name, _ in table1.plan([0, 1, 2], only={table1.NO_CLIP}, fig7_seeds=[1, 2])]
+    assert names == [f"{table1.NO_CLIP}|1", f"{table1.NO_CLIP}|2"]
+    for label, seed, err in [("ADAM", 1, 8.0), ("BC-ADAM", 1, 9.0), ("BC-ADAM", 2, 9.5),
+                             (table1.NO_CLIP, 1, 10.0), (table1.NO_CLIP, 2, 11.0)]:
+        out = table1.run_dir(tmp_path, label, seed)
+        out.mkdir(parents=True)
+        (out / "history.json").write_text(json.dumps(_history([30.0, err])))
+    text = table1.report(tmp_path, [1, 2], tmp_path / "figures", fig7_seeds=[1, 2])
+    assert "| 0 | 2 | 9.25 | ± 0.35 | 0.500 | ± 0.000 |" in text
+    assert "| 0, no clip | 2 | 10.50 | ± 0.71 | 0.500 | ± 0.000 |" in text
+    assert "| 1e-05 |" not in text  # an arm with no finished seed is left out
