@@ -8,7 +8,8 @@ seeds) and the plots in ``docs/figures/``.
     python -m training.table1 --report-only                                # tables and plots from finished runs
     python -m training.table1 --report-only --publish                      # ... also into docs/figures/
     python -m training.table1 --epochs 40 --root runs/t1_40 --runs ADAM BC-ADAM SR-ADAM R-ADAM   # some runs, longer
-    python -m training.table1 --epochs 40 --root runs/t1_40 --runs "BC-ADAM no clip" --fig7-seeds 0 1 2   # Fig. 7, 3 seeds
+    python -m training.table1 --epochs 40 --root runs/t1_40 --runs "BC-ADAM no clip" --fig7-seeds 0 1 2
+                                                                     # ... and Fig. 7's arms at 3 seeds
 
 The configuration (VGG-9 at 1/4 width on 28x28x1, 30k training images, 8 epochs with the paper's learning
 rate drops scaled to 8 epochs: 0.01, /10 after epoch 4 and 6) is what fits here: see docs/REPRODUCTION.md.
