@@ -15,7 +15,9 @@ verifier, so the whole tree is parsed and checked here):
 - tensors: a known type; shape dimensions >= 0; constant data of exactly prod(shape) x element size bytes;
 - quantization: every scale finite and > 0; one zero point per scale, each within the tensor type's range
   (int8 [-128, 127], uint8 [0, 255], int4 [-8, 7], ...); per-channel parameters along an existing axis of
-  the right length;
+  the right length, on every tensor a builtin operator reads or the subgraph outputs (a tensor only custom
+  operators read is theirs to interpret: TFLite Micro's compressor leaves the filter's per-channel
+  parameters on the encoded 1-D tensor that only its TFLM_DECODE reads);
 - names (tensors, metadata, signatures, custom codes): valid UTF-8.
 
 A failure raises `Unsound`, naming the tensor/operator and what is wrong. Needs numpy and the schema only.
@@ -76,7 +78,8 @@ def _io(sub, s, count):
         raise Unsound(f"subgraph {s}'s output tensor {sorted(shared)[0]} is also its input")
 
 
-def _quantization(tensor, label):
+def _quantization(tensor, label, custom_only=False):
+    """`custom_only`: only custom operators read the tensor, so the per-channel axis is not checked."""
     q = tensor.quantization
     if q is None or q.scale is None or len(q.scale) == 0:
         return
@@ -91,14 +94,14 @@ def _quantization(tensor, label):
     if low is not None and zero.size and (zero.min() < low or zero.max() > high):
         raise Unsound(f"tensor {label} has zero point {int(zero[(zero < low) | (zero > high)][0])} outside "
                       f"its type's range [{low}, {high}]")
-    if scale.size > 1:
+    if scale.size > 1 and not custom_only:
         shape = [int(d) for d in (tensor.shape if tensor.shape is not None else ())]
         axis = int(q.quantizedDimension)
         if not 0 <= axis < len(shape) or shape[axis] != scale.size:
             raise Unsound(f"tensor {label} has {scale.size} per-channel scales along axis {axis} of shape {shape}")
 
 
-def _tensor(model, tensor, t, buffers):
+def _tensor(model, tensor, t, buffers, custom_only=False):
     label = repr(name(tensor.name, f"the name of tensor {t}") or t)
     if not 0 <= tensor.type <= TYPE_MAX:
         raise Unsound(f"tensor {label} has unknown type {tensor.type}")
@@ -112,7 +115,19 @@ def _tensor(model, tensor, t, buffers):
         expected = int(np.prod(shape, dtype=np.int64)) * ITEM_BYTES[tensor.type]
         if expected != len(data):
             raise Unsound(f"tensor {label} has shape {shape} ({expected} bytes) but {len(data)} bytes of data")
-    _quantization(tensor, label)
+    _quantization(tensor, label, custom_only)
+
+
+def _read_by_custom_ops_only(model, sub, count):
+    """Indices of the tensors that custom operators read and no builtin operator or subgraph output does."""
+    custom, builtin = set(), set(int(i) for i in sub.outputs)
+    codes = model.operatorCodes or []
+    for op in sub.operators:
+        is_custom = (0 <= op.opcodeIndex < len(codes)
+                     and max(codes[op.opcodeIndex].builtinCode, codes[op.opcodeIndex].deprecatedBuiltinCode) == CUSTOM)
+        (custom if is_custom else builtin).update(int(i) for i in (op.inputs if op.inputs is not None else ())
+                                                  if 0 <= i < count)
+    return custom - builtin
 
 
 def _codes(model):
@@ -159,8 +174,9 @@ def check(model, size):
         if not sub.operators:
             raise Unsound(f"subgraph {s} has no operators")
         _io(sub, s, len(tensors))
+        custom_only = _read_by_custom_ops_only(model, sub, len(tensors))
         for t, tensor in enumerate(tensors):
-            _tensor(model, tensor, t, buffers)
+            _tensor(model, tensor, t, buffers, t in custom_only)
         for o, op in enumerate(sub.operators):
             if not 0 <= op.opcodeIndex < codes:
                 raise Unsound(f"operator {o} refers to operator code {op.opcodeIndex} of {codes}")

@@ -9,7 +9,8 @@ from benchmarks.mlperf_tiny_lut import binary_filters, compress_binary
 from benchmarks.mlperf_tiny_models import binarize_per_layer, settle_batch_norms
 from benchmarks.mlperf_tiny_tflm import arena_used_bytes, outputs
 from tfquant.tflite import convert
-from tfquant_lite import interpreters
+from tfquant_lite import flatbuffer as fb
+from tfquant_lite import integrity, interpreters
 
 
 def _int8(layers, input_shape, dense, seed=0):
@@ -62,6 +63,20 @@ def test_tflm_lut_compresses_binary_conv_filters_and_keeps_int8_outputs():
     assert mlperf_tiny.file_parts(int8)["constants"] - mlperf_tiny.file_parts(lut)["constants"] > filter_bytes / 2
     assert b"TFLM_DECODE" in lut
     np.testing.assert_array_equal(outputs(lut, data[:8]), outputs(int8, data[:8]))
+
+
+def test_a_tflm_compressed_file_is_sound_but_a_builtin_filter_on_a_wrong_axis_is_not():
+    """TFLM's compressor leaves a filter's per-channel parameters on the encoded 1-D tensor that only its
+    TFLM_DECODE reads: the file is sound (it runs as a foreign file). The same parameters on a filter that
+    CONV_2D reads, along an axis of the wrong length, still make the file malformed."""
+    int8, _ = _conv_net()
+    lut, _ = compress_binary(int8)
+    assert integrity.check(lut, trust_foreign=True)["checksum"] is integrity.Integrity.FOREIGN
+    model = fb.read(int8)
+    _, index, _, axis, _ = binary_filters(int8)[0]
+    model.subgraphs[0].tensors[index].quantization.quantizedDimension = 3 - axis  # the kernel's 3 x 3 axis
+    with pytest.raises(integrity.DamagedModel, match="per-channel scales along axis"):
+        integrity.check(fb.write(model), trust_foreign=True)
 
 
 def _row0_decoded(int8, tensor_index):
