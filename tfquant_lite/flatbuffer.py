@@ -107,6 +107,22 @@ def constant(model, tensor):
     return flat.reshape([int(d) for d in tensor.shape]) if tensor.shape is not None else flat
 
 
+def stored_bytes(buffer):
+    """Bytes of constant data a `schema.BufferT` holds: inline, or `size` bytes at `offset` in the file, after
+    the flatbuffer (the layout the converter writes with `_experimental_use_buffer_offset`, for models over
+    2 GB; an offset of 0 or 1 means none)."""
+    if buffer.offset > 1:
+        return int(buffer.size)
+    return 0 if buffer.data is None else len(buffer.data)
+
+
+def outside_buffers(model_bytes):
+    """How many of the file's buffers keep their data after the flatbuffer (see `stored_bytes`). Reads only
+    the buffer table, so it costs little on a large file."""
+    model = schema.Model.GetRootAs(bytes(model_bytes), 0)
+    return sum(model.Buffers(i).Offset() > 1 for i in range(model.BuffersLength()))
+
+
 def buffer_bytes(model, tensor):
     data = model.buffers[tensor.buffer].data
     return 0 if data is None else len(data)

@@ -55,7 +55,7 @@ DEFAULT_ARENA = 2 << 20
 
 
 class InterpreterUnavailable(RuntimeError):
-    """The named interpreter is not installed here; the message says how to get it."""
+    """The named interpreter is not installed here, or cannot run this file; the message says what to do."""
 
 
 class ArenaTooSmall(RuntimeError):
@@ -214,9 +214,23 @@ def open_session(model, interpreter="litert", num_threads=1, arena_size=None, qu
 
 # ------------------------------------------------------------------------------------ TFLite Micro arenas
 
+def _refuse_outside_buffers(model):
+    """TFLite Micro reads constants only from inside the flatbuffer: on a file that stores them after it, it
+    runs on empty weights (measured: outputs off by 0.9), so such a file is refused. tflite-micro ships the
+    schema and flatbuffers, so the check costs no dependency."""
+    from .flatbuffer import outside_buffers
+    count = outside_buffers(model)
+    if count:
+        raise InterpreterUnavailable(
+            f"this file stores {count} constant buffers after its flatbuffer (the converter's "
+            "_experimental_use_buffer_offset layout, for models over 2 GB), which TensorFlow Lite Micro does not "
+            "read: it would run on empty weights. Run it on 'litert', or convert it without that option")
+
+
 def _tflm_interpreter(module, model, arena_size):
     """A TFLM Python interpreter for `model`, with tfquant's custom op registered when it uses it."""
     from . import tflm_ops
+    _refuse_outside_buffers(model)
     return module.Interpreter.from_bytes(model, custom_op_registerers=tflm_ops.registerers(model),
                                          arena_size=int(arena_size))
 
@@ -254,6 +268,8 @@ def tflm_min_arena(model, sample, upper=64 << 20):
     try:
         with silenced():
             expected = _tflm_outputs(model, upper, sample)
+    except InterpreterUnavailable:
+        raise
     except RuntimeError as error:
         raise RuntimeError(f"TensorFlow Lite Micro cannot run this model even with a {upper >> 20} MiB arena "
                            f"({error}); see the compatibility table in docs/EXPORT.md") from error

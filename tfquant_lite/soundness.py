@@ -110,11 +110,11 @@ def _tensor(model, tensor, t, buffers, custom_only=False):
     shape = [int(d) for d in (tensor.shape if tensor.shape is not None else ())]
     if min(shape, default=0) < 0:
         raise Unsound(f"tensor {label} has a negative dimension in shape {shape}")
-    data = buffers[tensor.buffer].data if buffers else None
-    if data is not None and len(data) and tensor.type in ITEM_BYTES:
+    stored = fb.stored_bytes(buffers[tensor.buffer]) if buffers else 0
+    if stored and tensor.type in ITEM_BYTES:
         expected = int(np.prod(shape, dtype=np.int64)) * ITEM_BYTES[tensor.type]
-        if expected != len(data):
-            raise Unsound(f"tensor {label} has shape {shape} ({expected} bytes) but {len(data)} bytes of data")
+        if expected != stored:
+            raise Unsound(f"tensor {label} has shape {shape} ({expected} bytes) but {stored} bytes of data")
     _quantization(tensor, label, custom_only)
 
 
@@ -145,8 +145,7 @@ def _dataflow(model, sub, s, buffers):
     tensors = sub.tensors or []
 
     def constant(i):
-        data = buffers[tensors[i].buffer].data if buffers else None
-        return (data is not None and len(data) > 0) or tensors[i].isVariable
+        return (buffers and fb.stored_bytes(buffers[tensors[i].buffer]) > 0) or tensors[i].isVariable
     ready = set(int(i) for i in sub.inputs)
     for o, op in enumerate(sub.operators):
         for i in (int(i) for i in op.inputs if i >= 0):
