@@ -40,6 +40,7 @@ ROWS = {
 }
 BATCHES = (128, 256, 512, 1024)  # section 6.1: SR-ADAM at these batch sizes (128 and 1024 are rows above)
 WEIGHT_DECAY = (1e-5, 1e-4)  # Fig. 7: BC-ADAM with L2 weight decay (0 is the BC-ADAM row)
+FULL_PRECISION_DECAY = (1e-5,)  # Fig. 7 as Torch7 ran it: c * w_r added to BC's gradient (--full-precision-l2)
 NO_CLIP = "BC-ADAM no clip"  # Fig. 7's other question: BC without its clip of w_r (eq. 7 as printed)
 PAPER_CIFAR10_VGG9 = {"ADAM": 7.97, "BC-ADAM": 10.36, "Big SR-ADAM": 16.95, "SR-ADAM": 23.33, "R-ADAM": 23.99}
 
@@ -57,6 +58,8 @@ def plan(seeds, only=None, fig7_seeds=None):
              for seed in seeds for b in BATCHES if b not in (128, 1024)]
     runs += [(f"BC-ADAM wd{wd:g}|{s}", ["--method", "bc", "--weight-decay", str(wd), "--seed", str(s)])
              for s in fig7_seeds for wd in WEIGHT_DECAY]
+    runs += [(f"BC-ADAM wr-decay{wd:g}|{s}", ["--method", "bc", "--full-precision-l2", str(wd), "--seed", str(s)])
+             for s in fig7_seeds for wd in FULL_PRECISION_DECAY]
     runs += [(f"{NO_CLIP}|{s}", ["--method", "bc", "--no-clip", "--seed", str(s)]) for s in fig7_seeds]
     return [run for run in runs if only is None or run[0].split("|")[0] in only]
 
@@ -92,7 +95,8 @@ def _mean_spread(values, digits=2):
     return f"{statistics.mean(values):.{digits}f}", spread
 
 
-FIG7_ARMS = {"0": "BC-ADAM", **{f"{w:g}": f"BC-ADAM wd{w:g}" for w in WEIGHT_DECAY}, "0, no clip": NO_CLIP}
+FIG7_ARMS = {"0": "BC-ADAM", **{f"{w:g}": f"BC-ADAM wd{w:g}" for w in WEIGHT_DECAY},
+             **{f"{w:g} on w_r": f"BC-ADAM wr-decay{w:g}" for w in FULL_PRECISION_DECAY}, "0, no clip": NO_CLIP}
 
 
 def _gap(history):

@@ -19,6 +19,8 @@ def test_runs_and_epochs_select_the_plan_and_reach_the_training_command():
     assert names == ["ADAM|0", "ADAM|1", f"{table1.NO_CLIP}|0"]
     no_clip = dict(table1.plan([0, 1]))[f"{table1.NO_CLIP}|0"]
     assert "--no-clip" in no_clip and ["--method", "bc"] == no_clip[:2]
+    decayed = dict(table1.plan([0], fig7_seeds=[2]))["BC-ADAM wr-decay1e-05|2"]
+    assert decayed[:4] == ["--method", "bc", "--full-precision-l2", "1e-05"] and decayed[-2:] == ["--seed", "2"]
     assert "--epochs" not in table1.COMMON  # one place decides it: run_all's --epochs
     with pytest.raises(SystemExit) as exit_:
         table1.main(["--runs", "ADAM-ish", "--root", "unused"])

@@ -59,6 +59,8 @@ BAD_ARGUMENTS = [
     (["--epochs", "4", "--schedule", "2,6"], "every drop must come before the last epoch"),
     (["--method", "sr", "--no-clip"], "--no-clip applies to --method bc only"),
     (["--recipe", "binary-adam", "--no-clip"], "does not take --no-clip"),
+    (["--method", "r", "--full-precision-l2", "1e-5"], "--full-precision-l2 applies to --method bc only"),
+    (["--full-precision-l2", "-1"], "--full-precision-l2"),
     (["--recipe", "fast"], "invalid choice"),
     (["--recipe", "binary-adam", "--method", "sr"], "--recipe binary-adam is BC-Adam"),
     (["--recipe", "binary-adam", "--optimizer", "sgd"], "does not take --optimizer sgd"),

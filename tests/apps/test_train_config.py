@@ -56,6 +56,9 @@ def test_to_dict_is_what_a_resumed_run_compares():
     ({"recipe": "binary-adam", "method": "adam"}, "does not take --method adam"),
     ({"recipe": "binary-adam", "rounding": "stochastic"}, "does not take --rounding stochastic"),
     ({"recipe": "binary-adam", "schedule": "proportional"}, "does not take --schedule proportional"),
+    ({"method": "sr", "full_precision_l2": 1e-5}, "--full-precision-l2 applies to --method bc only"),
+    ({"full_precision_l2": -1e-5}, "full_precision_l2=-1e-05 must be >= 0"),
+    ({"recipe": "binary-adam", "full_precision_l2": 1e-5}, "does not take --full-precision-l2 1e-05"),
 ])
 def test_a_caller_gets_the_command_lines_checks(changes, says):
     with pytest.raises(BadInput, match=says.replace("(", r"\(").replace("[", r"\[")):
@@ -96,6 +99,8 @@ def test_the_optimizer_follows_the_config():
     plain = training.make_optimizer(train.parse_args([*SMALL, "--epochs", "5", "--rounding", "stochastic"]), 10)
     no_clip = training.make_optimizer(train.parse_args([*SMALL, "--epochs", "5", "--no-clip"]), 10)
     assert (plain.clip_full_precision, plain.rounding, no_clip.clip_full_precision) == (True, "stochastic", False)
+    decayed = training.make_optimizer(train.parse_args([*SMALL, "--epochs", "5", "--full-precision-l2", "1e-5"]), 10)
+    assert (plain.full_precision_l2, decayed.full_precision_l2) == (0.0, 1e-5)
     cosine = training.make_optimizer(train.parse_args([*SMALL, "--method", "adam", "--schedule", "cosine",
                                                        "--epochs", "5"]), 10)
     assert [float(cosine._learning_rate(s)) for s in (0, 5, 50)] == pytest.approx([0.0, 0.01, 0.0], abs=1e-9)

@@ -81,6 +81,9 @@ def build_parser():
                         "(cosine with --recipe)")
     p.add_argument("--weight-decay", type=common.non_negative_float, default=0.0,
                    help="L2 penalty (wd/2)|w|^2 on conv and dense kernels, added to the loss (Fig. 7)")
+    p.add_argument("--full-precision-l2", type=common.non_negative_float, default=0.0,
+                   help="BC only: add c*w_r to the gradient of the full-precision weights (Torch's weight decay, "
+                        "as the paper's Fig. 7 ran it)")
     p.add_argument("--seed", type=common.non_negative_int, default=0, help="seeds weights, batches and SR")
     p.add_argument("--train-subset", type=common.positive_int, default=None,
                    help="train on a fixed random subset of N images (default: all)")

@@ -15,6 +15,8 @@ keeps ``lr``, "82,122" lists the drop epochs, "cosine" is `tfquant.recipes.cosin
 
 ``recipe="binary-adam"`` is `tfquant.recipes.binary_adam`: BC-Adam, binary conv kernels except the first
 conv's, the cosine schedule. ``clip=False`` (``--no-clip``) is BC without its clip of w_r (eq. 7 as printed).
+``full_precision_l2=c`` (``--full-precision-l2``) is Torch7's weight decay as the paper's Fig. 7 ran it: ``c w_r``
+added to BC's gradient of w_r; ``weight_decay`` is the L2 penalty ``(wd/2)|w|^2`` on the kernels the model uses.
 
 `to_dict` is what a resumed run must share with the run it continues (it leaves out ``progress`` and
 ``verbose``); `saved_settings` reads the dict of an older progress.json, which lacks the settings added since.
@@ -40,7 +42,8 @@ NAMED_SCHEDULES = ("proportional", "none", "cosine")
 PAPER_SCHEDULES = {"imagenet": (90, (30, 60))}  # (epochs, drop epochs); CIFAR's is the default
 CIFAR_SCHEDULE = (160, (82, 122))
 RUN_ONLY = ("progress", "verbose")  # how a run shows itself, not what it computes: not compared on resume
-ADDED_SETTINGS = {"clip": True, "recipe": None}  # newer than some progress.json files, with the value they meant
+# Settings newer than some progress.json files, with the value those files meant.
+ADDED_SETTINGS = {"clip": True, "recipe": None, "full_precision_l2": 0.0}
 
 
 def check_schedule(text):
@@ -77,6 +80,7 @@ class TrainConfig:
     lr: float = 0.01
     schedule: str | None = None
     weight_decay: float = 0.0
+    full_precision_l2: float = 0.0
     seed: int = 0
     train_subset: int | None = None
     window: int = 1
@@ -115,8 +119,9 @@ class TrainConfig:
         for name, low in (("lr", 0.0), ("delta", 0.0)):
             if not getattr(self, name) > low:
                 raise BadInput(f"{name}={getattr(self, name)!r} must be > {low}")
-        if not (self.weight_decay >= 0 and self.seed >= 0):
-            raise BadInput(f"weight_decay={self.weight_decay!r} and seed={self.seed!r} must be >= 0")
+        for name in ("weight_decay", "full_precision_l2", "seed"):
+            if not getattr(self, name) >= 0:
+                raise BadInput(f"{name}={getattr(self, name)!r} must be >= 0")
         if self.bits is not None and self.bits < 2:
             raise BadInput(f"bits={self.bits}: a uniform grid needs at least 2 bits (2 is ternary)")
         if self.schedule is not None:
@@ -141,6 +146,9 @@ class TrainConfig:
                            "or choose --method bc, sr or r")
         if not self.clip and self.method != "bc":
             raise BadInput("--no-clip applies to --method bc only (it is BC's clip of the full-precision weights)")
+        if self.full_precision_l2 and self.method != "bc":
+            raise BadInput("--full-precision-l2 applies to --method bc only (it decays BC's full-precision weights; "
+                           "--weight-decay is the L2 penalty every method takes)")
         if self.train_subset is not None and self.dataset == "imagenet":
             raise BadInput("--train-subset is not supported for imagenet (drop it)")
         if self.recipe is not None:
@@ -153,6 +161,8 @@ class TrainConfig:
         clashes = [f"--{name} {getattr(self, name)}" for name, value in fixed.items() if getattr(self, name) != value]
         if not self.clip:
             clashes.append("--no-clip")
+        if self.full_precision_l2:
+            clashes.append(f"--full-precision-l2 {self.full_precision_l2:g}")
         if self.schedule not in (None, "cosine"):
             clashes.append(f"--schedule {self.schedule}")
         if clashes:

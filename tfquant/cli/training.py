@@ -49,7 +49,8 @@ def make_optimizer(config, steps_per_epoch, model=None):
         base["momentum"] = 0.9
     if config.method == "adam":
         return (keras.optimizers.Adam if config.optimizer == "adam" else keras.optimizers.SGD)(**base)
-    extra = {"rounding": config.rounding, "clip_full_precision": config.clip} if config.method == "bc" else {}
+    extra = {"rounding": config.rounding, "clip_full_precision": config.clip,
+             "full_precision_l2": config.full_precision_l2} if config.method == "bc" else {}
     return QUANTIZED[config.method, config.optimizer](quantizer=make_quantizer(config), seed=config.seed, **base,
                                                       **extra)
 
