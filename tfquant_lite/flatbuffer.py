@@ -50,8 +50,16 @@ _ALIGN = 16
 
 
 def read(model_bytes):
-    """Parse TFLite bytes into a `schema.ModelT` tree."""
-    return schema.ModelT.InitFromPackedBuf(bytearray(model_bytes), 0)
+    """Parse TFLite bytes into a `schema.ModelT` tree, every constant inline: a buffer the converter stored after
+    the flatbuffer (see `stored_bytes`) gets its bytes as `data`, so `constant` and `write` see one layout. A
+    buffer that points past the file's end is left as it is (`soundness` refuses such files by name)."""
+    model = schema.ModelT.InitFromPackedBuf(bytearray(model_bytes), 0)
+    for buffer in model.buffers or []:
+        if buffer.offset > 1 and buffer.offset + buffer.size <= len(model_bytes):
+            start = int(buffer.offset)
+            buffer.data = np.frombuffer(bytes(model_bytes[start:start + int(buffer.size)]), np.uint8)
+            buffer.offset = buffer.size = 0
+    return model
 
 
 def write(model):

@@ -53,3 +53,18 @@ def test_tflm_would_compute_the_offset_layout_on_empty_weights_so_it_is_refused(
     for call in (lambda: interpreters.run(offset, x[:1], "tflm"), lambda: interpreters.open_session(offset, "tflm")):
         with pytest.raises(interpreters.InterpreterUnavailable, match="after its flatbuffer.*Run it on 'litert'"):
             call()
+
+
+def test_the_file_reader_sees_the_offset_layouts_constants_inline(files):
+    """`fb.read` is where tfquant reads a file's constants (folding, the arena estimate, the report): an offset
+    buffer read as empty would make every weight look computed. Written back, the file is inline and TFLM runs it."""
+    inline, offset, x = files
+    a, b = fb.read(inline), fb.read(offset)
+    for ta, tb in zip(a.subgraphs[0].tensors, b.subgraphs[0].tensors, strict=True):
+        left, right = fb.constant(a, ta), fb.constant(b, tb)
+        assert (left is None) == (right is None) and (left is None or np.array_equal(left, right))
+    assert sum(fb.constant(b, t) is not None for t in b.subgraphs[0].tensors) >= 3  # filter, bias, dense weights
+    rewritten = fb.write(b)
+    assert fb.outside_buffers(rewritten) == 0
+    np.testing.assert_allclose(interpreters.run(rewritten, x[:1], "tflm"), interpreters.run(inline, x[:1], "tflm"),
+                               rtol=1e-6)
