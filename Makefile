@@ -1,7 +1,7 @@
 # The README's commands. Each target sets up what it needs itself.
 PY      := .venv/bin/python
 STAMP   := .venv/.tfquant-setup
-APT     := dataset-fashion-mnist chromium qemu-user-static debootstrap binfmt-support gcc-arm-none-eabi qemu-system-arm
+APT     := dataset-fashion-mnist chromium qemu-user-static debootstrap binfmt-support gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 
 .PHONY: setup test test-slow main bench
 setup: $(STAMP)
