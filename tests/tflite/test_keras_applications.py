@@ -3,20 +3,23 @@
 (keras-team/keras-io examples/vision/mnist_convnet.py at 02cfe80) with only its optimizer swapped.
 
 Each net is compiled with `tfquant.BCAdam()` (default grid and selection: every conv kernel binary
-{-1, +1}), fitted a few steps on Fashion-MNIST (resized to 32x32, tiled to 3 channels, 0..255 as the
-Applications expect), saved to .keras and resumed bit-identically, its batch norms settled
-(`tfquant.recipes.settle_batch_norms`: a few steps leave the moving statistics at their initial values),
-then exported as `packed` and `packed-int8`. What each export gives is measured and recorded in `OUTCOMES`
-(docs/EXPORT.md, "Published architectures"): either verified within the documented limits, with every
-selected kernel stored at 1 bit and the file smaller than float32, or refused because the Keras model
-itself amplifies float32 rounding (`keras_sensitivity` past 1e-4: no file can match it), which the error
-says. Reproduce the figures: `python -m pytest tests/tflite/test_keras_applications.py -m "slow or not slow" -s`.
+{-1, +1}; and with `quantizer=tfquant.ScaledBinary()`: ±s_c per output channel), fitted 4 steps on
+Fashion-MNIST (resized to 32x32, tiled to 3 channels, 0..255 as the Applications expect), saved to .keras
+and resumed bit-identically, its batch norms settled (`tfquant.recipes.settle_batch_norms`: 4 steps leave
+the moving statistics at their initial values), then exported as `packed` and `packed-int8`. Each export
+is either verified within the documented limits (every selected kernel stored at 1 bit, the file smaller
+than float32) or refused with the cause its figures show: the Keras model itself amplifies float32
+rounding (`keras_sensitivity` past 1e-4), int8 off on a model that does not (the calibration hint), or
+Keras outputs that are NaN. `OUTCOMES` pins what was measured (docs/EXPORT.md, "Published architectures",
+has every figure). Reproduce: `python -m pytest tests/tflite/test_keras_applications.py -m "slow or not
+slow" -s`.
 """
 import keras
 import numpy as np
 import pytest
 
 import tfquant
+from tests.conftest import on_grid
 from tfquant import arrays, selection
 from tfquant.tflite import verify
 
@@ -33,12 +36,13 @@ APPS = {
     "DenseNet121": lambda: keras.applications.DenseNet121(input_shape=SHAPE, weights=None, classes=10),
     "NASNetMobile": lambda: keras.applications.NASNetMobile(input_shape=SHAPE, weights=None, classes=10),
 }
-FAST = ("MobileNetV2",)  # ~40 s on 2 cores; every other net takes 1-3 minutes
+FAST = (("MobileNet", "Binary"), ("MobileNet", "ScaledBinary"))  # ~35 s each on 2 cores; the others 1-6 min
 # What export(format) gives after 4 BC-Adam steps and settled batch norms, measured: "verified"; "amplifies"
 # (refused: the Keras model moves by more than 1e-4 under a 1e-6 input nudge, and the error says so);
 # "int8-off" (refused: int8 past its limits on a model that does not amplify: the calibration hint);
 # "keras-nan" (refused: Keras's own outputs are NaN). Only outcomes measured twice are pinned here.
-OUTCOMES = {"MobileNetV2": {"packed": "verified"}}
+OUTCOMES = {("MobileNet", "Binary"): {"packed": "amplifies"}, ("MobileNet", "ScaledBinary"): {"packed": "verified"},
+            ("MobileNetV2", "Binary"): {"packed": "verified"}}
 AMPLIFIES = "the Keras model itself amplifies rounding"
 
 
@@ -101,20 +105,23 @@ def _export(model, fmt, calibration, measured):
     return report
 
 
-def check_app(name, tmp_path):
-    """The whole path for one net; returns the measured figures."""
+def check_app(name, tmp_path, grid="Binary"):
+    """The whole path for one net, with `tfquant.BCAdam()` or `tfquant.BCAdam(quantizer=ScaledBinary())`;
+    returns the measured figures."""
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
     model = APPS[name]()
-    optimizer = tfquant.BCAdam()
+    optimizer = tfquant.BCAdam() if grid == "Binary" else tfquant.BCAdam(quantizer=tfquant.ScaledBinary())
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x, y = fashion_rgb(64)
     history = model.fit(x, y, batch_size=16, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     kernels = conv_kernels(model)
     assert kernels and all(optimizer.quantizer_for(k) is not None for k in kernels)
-    for kernel in kernels:  # the model computes with Q(w_r) = ±1
-        assert set(np.unique(np.asarray(kernel))) <= {-1.0, 1.0}, kernel.path
+    for kernel in kernels:  # the model computes with Q(w_r): ±1, or ±s_c per output channel
+        assert on_grid(optimizer.quantizer_for(kernel), kernel), kernel.path
+        if grid == "Binary":
+            assert set(np.unique(np.asarray(kernel))) <= {-1.0, 1.0}, kernel.path
     model = _resume_is_bit_identical(model, *fashion_rgb(32, offset=64), tmp_path)
     settle, calibration = fashion_rgb(256, offset=96)[0], fashion_rgb(128, offset=352)[0]
     tfquant.recipes.settle_batch_norms(model, settle)
@@ -125,13 +132,14 @@ def check_app(name, tmp_path):
         if report is not None:  # every selected kernel's filter is stored at 1 bit
             packed = sum(r["weights"] for r in report["layers"] if r["stored_as"] == "1-bit")
             assert packed == measured["binary_weights"], [r for r in report["layers"] if not r["packed"]]
-    print(f"\n{name}: {measured}")
+    print(f"\n{name} {grid}: {measured}")
     return measured
 
 
 @needs_data
-@pytest.mark.parametrize("name", [pytest.param(n, marks=() if n in FAST else pytest.mark.slow) for n in APPS])
-def test_keras_application_trains_resumes_and_exports(name, tmp_path):
-    measured = check_app(name, tmp_path)
-    for fmt, expected in OUTCOMES.get(name, {}).items():
+@pytest.mark.parametrize("name, grid", [pytest.param(n, g, marks=() if (n, g) in FAST else pytest.mark.slow)
+                                        for g in ("Binary", "ScaledBinary") for n in APPS])
+def test_keras_application_trains_resumes_and_exports(name, grid, tmp_path):
+    measured = check_app(name, tmp_path, grid)
+    for fmt, expected in OUTCOMES.get((name, grid), {}).items():
         assert measured[fmt]["outcome"] == expected, (fmt, measured[fmt])
