@@ -137,9 +137,10 @@ def _hint(problems, int8, sensitivity):
     if sensitivity > FLOAT_RTOL:
         return (f"the Keras model itself amplifies rounding: inputs changed by {NUDGE:g} (relative) change its "
                 f"outputs by {sensitivity:.3g}, so no file can match it; a binary net after a few training "
-                "steps does this while its batch norms' moving statistics are far from the batches': train "
-                "longer, or set them from training inputs with tfquant.recipes.settle_batch_norms(model, "
-                "inputs), then export")
+                "steps does this while its batch norms' moving statistics are far from the batches', the more "
+                "so with ±1 kernels: train longer, set the statistics from training inputs with "
+                "tfquant.recipes.settle_batch_norms(model, inputs), or train with "
+                "quantizer=tfquant.ScaledBinary() (±s per channel), then export")
     if int8:
         return ("int8 activations take their ranges from the calibration: pass a few hundred real inputs, "
                 "normalised exactly as the model sees them (inputs outside their range saturate), or choose "
