@@ -51,18 +51,6 @@ def binarize_per_layer(model, dense):
             layer.kernel.assign((signs * np.sqrt(2.0 / fan_in(layer))).astype("float32"))
 
 
-def settle_batch_norms(model, batch):
-    """Set every batch norm's moving mean/variance to the statistics of `batch` (momentum 0, one
-    training-mode call), as a converged network's would be."""
-    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    saved = [layer.momentum for layer in norms]
-    for layer in norms:
-        layer.momentum = 0.0
-    model(batch, training=True)
-    for layer, momentum in zip(norms, saved):
-        layer.momentum = momentum
-
-
 def trained_net(name, steps=4, batch_size=32):
     """Published net `name` after `steps` BC-Adam batches on stand-in data, batch norms settled. A fresh
     Keras session first: the auto-generated layer names (and so the file bytes) do not depend on what
@@ -80,5 +68,5 @@ def trained_net(name, steps=4, batch_size=32):
         optimizer, loss = tfquant.BCAdam(learning_rate=1e-3, quantize="kernels"), "mean_squared_error"
     model.compile(optimizer=optimizer, loss=loss)
     model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
-    settle_batch_norms(model, data(name, 256, seed=1, shape=shape))
+    tfquant.recipes.settle_batch_norms(model, data(name, 256, seed=1, shape=shape))
     return model

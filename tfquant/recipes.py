@@ -7,7 +7,9 @@ The pieces are the arms of ``training/recipe_study.py`` (docs/RESULTS.md, "1-bit
 * `cosine_warmup`: ``lr * t / W`` for the first W steps, then ``lr * (1 + cos(pi (t - W) / (T - W))) / 2``
   down to 0 at the last step T (Loshchilov & Hutter's cosine decay after a linear warm-up);
 * `all_but_first_conv`: a ``quantize=`` rule that keeps the first convolution in full precision, the
-  field's standard practice (XNOR-Net, larq): it sees the raw image and holds few weights.
+  field's standard practice (XNOR-Net, larq): it sees the raw image and holds few weights;
+* `settle_batch_norms`: before exporting a briefly trained net, set its batch norms' moving statistics to
+  those of real inputs, as training to convergence would.
 """
 
 import keras
@@ -63,3 +65,33 @@ def binary_adam(model, steps_per_epoch, epochs, learning_rate=0.01, warmup_fract
         raise ValueError(f"steps_per_epoch and epochs must be positive, got {steps_per_epoch} and {epochs}")
     return tfquant.BCAdam(learning_rate=cosine_warmup(learning_rate, steps_per_epoch, epochs, warmup_fraction),
                           quantize=all_but_first_conv(model), seed=seed)
+
+
+def _layers(layer):
+    """`layer` and every layer inside it (nested models and layers with sub-layers)."""
+    yield layer
+    for inner in getattr(layer, "layers", ()):
+        yield from _layers(inner)
+
+
+def settle_batch_norms(model, inputs):
+    """Set every batch norm's moving mean and variance in `model` to the statistics of `inputs` (one
+    training-mode call with momentum 0; then each momentum is given back). Nothing else changes.
+
+    At momentum 0.99 the moving statistics take a few hundred steps to reach the batches'. Before that, a
+    net with binary kernels (whose outputs are far larger than a float init's) computes in inference mode
+    with layers that each multiply their input's errors, and its float32 outputs depend on summation order:
+    the exporter's verification then fails with "the Keras model itself amplifies rounding". Pass a batch
+    of real training inputs (a few hundred), normalised as in training.
+    """
+    norms = [layer for layer in _layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
+    if not norms:
+        raise ValueError(f"model {model.name!r} has no BatchNormalization layer: nothing to settle")
+    saved = [layer.momentum for layer in norms]
+    try:
+        for layer in norms:
+            layer.momentum = 0.0
+        model(inputs, training=True)
+    finally:
+        for layer, momentum in zip(norms, saved):
+            layer.momentum = momentum

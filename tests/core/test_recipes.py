@@ -76,3 +76,17 @@ def test_bad_input_gets_a_clear_error():
         recipes.all_but_first_conv(keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)]))
     with pytest.raises(ValueError, match="steps_per_epoch and epochs must be positive"):
         recipes.binary_adam(built_small_cnn(), steps_per_epoch=0, epochs=5)
+
+
+def test_settle_batch_norms_sets_the_moving_statistics_of_nested_models_and_keeps_momentum():
+    inner = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4), keras.layers.BatchNormalization(momentum=0.9)])
+    model = keras.Sequential([keras.Input((5,)), inner, keras.layers.BatchNormalization()])
+    inputs = np.random.default_rng(0).normal(3.0, 2.0, (64, 5)).astype("float32")
+    tfquant.recipes.settle_batch_norms(model, inputs)
+    norm = inner.layers[-1]
+    hidden = np.asarray(inner.layers[0](inputs))
+    np.testing.assert_allclose(np.asarray(norm.moving_mean), hidden.mean(axis=0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(norm.moving_variance), hidden.var(axis=0), rtol=1e-3)
+    assert norm.momentum == 0.9 and model.layers[-1].momentum == 0.99
+    with pytest.raises(ValueError, match="no BatchNormalization layer"):
+        tfquant.recipes.settle_batch_norms(keras.Sequential([keras.Input((5,)), keras.layers.Dense(2)]), inputs)

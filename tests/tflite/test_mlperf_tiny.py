@@ -6,8 +6,9 @@ import pytest
 
 from benchmarks import mlperf_tiny
 from benchmarks.mlperf_tiny_lut import binary_filters, compress_binary
-from benchmarks.mlperf_tiny_models import binarize_per_layer, settle_batch_norms
+from benchmarks.mlperf_tiny_models import binarize_per_layer
 from benchmarks.mlperf_tiny_tflm import arena_used_bytes, outputs
+from tfquant.recipes import settle_batch_norms
 from tfquant.tflite import convert
 from tfquant_lite import flatbuffer as fb
 from tfquant_lite import integrity, interpreters

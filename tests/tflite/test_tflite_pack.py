@@ -42,7 +42,8 @@ def test_large_filter_is_rebuilt_in_chunks_with_a_smaller_arena():
     measured by benchmarks/mlperf_tiny.py.)"""
     import keras
 
-    from benchmarks.mlperf_tiny_models import binarize_per_layer, settle_batch_norms
+    from benchmarks.mlperf_tiny_models import binarize_per_layer
+    from tfquant.recipes import settle_batch_norms
     from tfquant.tflite import convert
     from tfquant_lite import interpreters
 
