@@ -123,14 +123,14 @@ def verify(model, tflite_bytes, inputs, int8, unpacked=None, interpreter="litert
         where = "TFLite Micro" if interpreter == "tflm" else "LiteRT"
         result["keras_sensitivity"] = keras_sensitivity(model, inputs)
         raise VerificationError(f"verification on {where} failed: " + "; ".join(problems)
-                                + f" ({_hint(problems, int8, result['keras_sensitivity'])}; figures: {result})",
+                                + f" ({_hint(problems, int8, result)}; figures: {result})",
                                 result)
     return result
 
 
-def _hint(problems, int8, sensitivity):
+def _hint(problems, int8, result):
     """What to do about the first problem: the cause each limit points at."""
-    first = problems[0]
+    first, sensitivity = problems[0], result["keras_sensitivity"]
     if first.startswith("packed file differs"):
         return ("the filter rewrite changed the results, which is a tfquant defect: please report it with "
                 "the model; format int8 or float32 exports it unpacked meanwhile")
@@ -142,8 +142,12 @@ def _hint(problems, int8, sensitivity):
                 "tfquant.recipes.settle_batch_norms(model, inputs), or train with "
                 "quantizer=tfquant.ScaledBinary() (±s per channel), then export")
     if int8:
+        same = (" The packed file computes exactly what the model's plain int8 file does, so the 1-bit "
+                "filters are not the cause: where real inputs calibrated it, the net itself does not survive "
+                "int8 activations (Keras's MobileNetV2 with float weights did not either, docs/EXPORT.md)"
+                if result.get("max_diff_vs_unpacked") == 0.0 else "")
         return ("int8 activations take their ranges from the calibration: pass a few hundred real inputs, "
                 "normalised exactly as the model sees them (inputs outside their range saturate), or choose "
-                "a float-activation format (packed, float32)")
+                "a float-activation format (packed, float32)." + same)
     return ("the converted file does not compute what the Keras model does: a custom layer or an op the "
             "converter rewrites differently; compare per layer with format float32")
