@@ -31,7 +31,7 @@ test: setup
 	$(PY) -m pytest -q
 
 test-slow: setup
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -m "slow and not heavy"
 
 # The main job writes into runs/main only; `python -m jobs.main_job --publish` also updates the demo's
 # models and docs/RESULTS.md.

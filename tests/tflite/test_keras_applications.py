@@ -12,7 +12,7 @@ than float32) or refused with the cause its figures show: the Keras model itself
 rounding (`keras_sensitivity` past 1e-4), int8 off on a model that does not (the calibration hint), or
 Keras outputs that are NaN. `OUTCOMES` pins what was measured (docs/EXPORT.md, "Published architectures",
 has every figure). Reproduce: `python -m pytest tests/tflite/test_keras_applications.py -m "slow or not
-slow" -s`.
+slow" -s` (`make test-slow` leaves out the `heavy` nets: ResNet50, DenseNet121, NASNetMobile, EfficientNetB0).
 """
 import keras
 import numpy as np
@@ -37,6 +37,7 @@ APPS = {
     "NASNetMobile": lambda: keras.applications.NASNetMobile(input_shape=SHAPE, weights=None, classes=10),
 }
 FAST = (("MobileNet", "Binary"), ("MobileNet", "ScaledBinary"))  # ~35 s each on 2 cores; the others 1-6 min
+HEAVY = ("ResNet50", "DenseNet121", "NASNetMobile", "EfficientNetB0")  # 2-6 min each: `-m heavy`, not `make test-slow`
 # What export(format) gives after 4 BC-Adam steps and settled batch norms, measured: "verified"; "amplifies"
 # (refused: the Keras model moves by more than 1e-4 under a 1e-6 input nudge, and the error says so);
 # "int8-off" (refused: int8 past its limits on a model that does not amplify: the calibration hint);
@@ -137,7 +138,13 @@ def check_app(name, tmp_path, grid="Binary"):
 
 
 @needs_data
-@pytest.mark.parametrize("name, grid", [pytest.param(n, g, marks=() if (n, g) in FAST else pytest.mark.slow)
+def _marks(name, grid):
+    if (name, grid) in FAST:
+        return ()
+    return (pytest.mark.slow, pytest.mark.heavy) if name in HEAVY else (pytest.mark.slow,)
+
+
+@pytest.mark.parametrize("name, grid", [pytest.param(n, g, marks=_marks(n, g))
                                         for g in ("Binary", "ScaledBinary") for n in APPS])
 def test_keras_application_trains_resumes_and_exports(name, grid, tmp_path):
     measured = check_app(name, tmp_path, grid)
