@@ -19,10 +19,19 @@ import tfquant.tflite
 from tfquant import arrays
 
 SHAPE = (32, 32, 3)
-APPS = {"MobileNetV2": dict(alpha=0.35), "MobileNet": dict(alpha=0.25), "DenseNet121": {}, "EfficientNetB0": {}}
+# The Keras Applications tfquant is tested on (tests/tflite/test_keras_applications.py), with the smallest alpha
+# each offers: keyword arguments beside input_shape=SHAPE, weights=None, classes=10.
+APPS = {"MobileNet": dict(alpha=0.25), "MobileNetV2": dict(alpha=0.35), "MobileNetV3Small": dict(alpha=0.75),
+        "ResNet50": {}, "EfficientNetB0": {}, "DenseNet121": {}, "NASNetMobile": {}}
+
+
+def application(name):
+    """Keras Application `name` as the installed Keras ships it, untrained, for 32x32x3 inputs and 10 classes."""
+    return getattr(keras.applications, name)(input_shape=SHAPE, weights=None, classes=10, **APPS[name])
 
 
 def fashion_rgb(images):
+    """uint8 Fashion-MNIST images (N, 28, 28) as (N, 32, 32, 3) float32 in 0..255: bilinear resize, grey tiled."""
     import tensorflow as tf
     resized = tf.image.resize(images[..., None].astype("float32"), SHAPE[:2]).numpy()
     return np.repeat(resized, 3, axis=-1)
@@ -30,7 +39,7 @@ def fashion_rgb(images):
 
 def trained(app, optimizer, x, y, epochs):
     keras.utils.set_random_seed(0)
-    model = getattr(keras.applications, app)(input_shape=SHAPE, weights=None, classes=10, **APPS[app])
+    model = application(app)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x, y, batch_size=64, epochs=epochs, verbose=0)
     tfquant.recipes.settle_batch_norms(model, x[:512])
@@ -51,7 +60,7 @@ def export_line(model, fmt, calibration):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--app", choices=sorted(APPS), default="MobileNetV2")
+    p.add_argument("--app", choices=list(APPS), default="MobileNetV2")
     p.add_argument("--images", type=int, default=10000)
     p.add_argument("--epochs", type=int, default=2)
     args = p.parse_args(argv)

@@ -67,13 +67,6 @@ def binary_adam(model, steps_per_epoch, epochs, learning_rate=0.01, warmup_fract
                           quantize=all_but_first_conv(model), seed=seed)
 
 
-def _layers(layer):
-    """`layer` and every layer inside it (nested models and layers with sub-layers)."""
-    yield layer
-    for inner in getattr(layer, "layers", ()):
-        yield from _layers(inner)
-
-
 def settle_batch_norms(model, inputs):
     """Set every batch norm's moving mean and variance in `model` to the statistics of `inputs` (one
     training-mode call with momentum 0; then each momentum is given back). Nothing else changes.
@@ -84,7 +77,8 @@ def settle_batch_norms(model, inputs):
     the exporter's verification then fails with "the Keras model itself amplifies rounding". Pass a batch
     of real training inputs (a few hundred), normalised as in training.
     """
-    norms = [layer for layer in _layers(model) if isinstance(layer, keras.layers.BatchNormalization)]
+    norms = [layer for layer in model._flatten_layers(include_self=True)  # nested models and sub-layers
+             if isinstance(layer, keras.layers.BatchNormalization)]
     if not norms:
         raise ValueError(f"model {model.name!r} has no BatchNormalization layer: nothing to settle")
     saved = [layer.momentum for layer in norms]

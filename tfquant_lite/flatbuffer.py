@@ -50,9 +50,11 @@ _ALIGN = 16
 
 
 def read(model_bytes):
-    """Parse TFLite bytes into a `schema.ModelT` tree, every constant inline: a buffer the converter stored after
-    the flatbuffer (see `stored_bytes`) gets its bytes as `data`, so `constant` and `write` see one layout. A
-    buffer that points past the file's end is left as it is (`soundness` refuses such files by name)."""
+    """Parse TFLite bytes into a `schema.ModelT` tree, every constant inline. The converter's other layout
+    (`_experimental_use_buffer_offset`, for models over 2 GB) stores a buffer's data after the flatbuffer as
+    `offset` and `size` (an offset of 0 or 1 means none); such a buffer gets those bytes as `data`, so
+    `constant`, `buffer_bytes` and `write` see one layout. A buffer that points past the file's end is left as
+    it is (`soundness` refuses such files by name)."""
     model = schema.ModelT.InitFromPackedBuf(bytearray(model_bytes), 0)
     for buffer in model.buffers or []:
         if buffer.offset > 1 and buffer.offset + buffer.size <= len(model_bytes):
@@ -115,17 +117,8 @@ def constant(model, tensor):
     return flat.reshape([int(d) for d in tensor.shape]) if tensor.shape is not None else flat
 
 
-def stored_bytes(buffer):
-    """Bytes of constant data a `schema.BufferT` holds: inline, or `size` bytes at `offset` in the file, after
-    the flatbuffer (the layout the converter writes with `_experimental_use_buffer_offset`, for models over
-    2 GB; an offset of 0 or 1 means none)."""
-    if buffer.offset > 1:
-        return int(buffer.size)
-    return 0 if buffer.data is None else len(buffer.data)
-
-
 def outside_buffers(model_bytes):
-    """How many of the file's buffers keep their data after the flatbuffer (see `stored_bytes`). Reads only
+    """How many of the file's buffers keep their data after the flatbuffer (see `read`). Reads only
     the buffer table, so it costs little on a large file."""
     model = schema.Model.GetRootAs(bytes(model_bytes), 0)
     return sum(model.Buffers(i).Offset() > 1 for i in range(model.BuffersLength()))

@@ -110,7 +110,7 @@ def _tensor(model, tensor, t, buffers, custom_only=False):
     shape = [int(d) for d in (tensor.shape if tensor.shape is not None else ())]
     if min(shape, default=0) < 0:
         raise Unsound(f"tensor {label} has a negative dimension in shape {shape}")
-    stored = fb.stored_bytes(buffers[tensor.buffer]) if buffers else 0
+    stored = fb.buffer_bytes(model, tensor) if buffers else 0
     if stored and tensor.type in ITEM_BYTES:
         expected = int(np.prod(shape, dtype=np.int64)) * ITEM_BYTES[tensor.type]
         if expected != stored:
@@ -145,7 +145,7 @@ def _dataflow(model, sub, s, buffers):
     tensors = sub.tensors or []
 
     def constant(i):
-        return (buffers and fb.stored_bytes(buffers[tensors[i].buffer]) > 0) or tensors[i].isVariable
+        return (buffers and fb.buffer_bytes(model, tensors[i]) > 0) or tensors[i].isVariable
     ready = set(int(i) for i in sub.inputs)
     for o, op in enumerate(sub.operators):
         for i in (int(i) for i in op.inputs if i >= 0):

@@ -19,23 +19,14 @@ import numpy as np
 import pytest
 
 import tfquant
+from benchmarks import application_int8
+from benchmarks.application_int8 import APPS
 from tests.conftest import on_grid
 from tfquant import arrays, selection
 from tfquant.tflite import verify
 
 needs_data = pytest.mark.skipif(arrays.fashion_mnist_dir() is None, reason="Fashion-MNIST files not installed")
 
-SHAPE = (32, 32, 3)
-APPS = {
-    "MobileNet": lambda: keras.applications.MobileNet(input_shape=SHAPE, alpha=0.25, weights=None, classes=10),
-    "MobileNetV2": lambda: keras.applications.MobileNetV2(input_shape=SHAPE, alpha=0.35, weights=None, classes=10),
-    "MobileNetV3Small": lambda: keras.applications.MobileNetV3Small(input_shape=SHAPE, alpha=0.75, weights=None,
-                                                                    classes=10),
-    "ResNet50": lambda: keras.applications.ResNet50(input_shape=SHAPE, weights=None, classes=10),
-    "EfficientNetB0": lambda: keras.applications.EfficientNetB0(input_shape=SHAPE, weights=None, classes=10),
-    "DenseNet121": lambda: keras.applications.DenseNet121(input_shape=SHAPE, weights=None, classes=10),
-    "NASNetMobile": lambda: keras.applications.NASNetMobile(input_shape=SHAPE, weights=None, classes=10),
-}
 FAST = (("MobileNet", "Binary"), ("MobileNet", "ScaledBinary"))  # ~35 s each on 2 cores; the others 1-6 min
 HEAVY = ("ResNet50", "DenseNet121", "NASNetMobile", "EfficientNetB0")  # 2-6 min each: `-m heavy`, not `make test-slow`
 # What export(format) gives after 4 BC-Adam steps and settled batch norms, measured: "verified"; "amplifies"
@@ -48,12 +39,9 @@ AMPLIFIES = "the Keras model itself amplifies rounding"
 
 
 def fashion_rgb(n, offset=0):
-    """n Fashion-MNIST training images as 32x32x3 float32 in 0..255 (bilinear
-    resize, the grey channel tiled), and their labels."""
-    import tensorflow as tf
+    """n Fashion-MNIST training images as 32x32x3 float32 in 0..255, and their labels."""
     (images, labels), _ = arrays.load_fashion_mnist()
-    x = tf.image.resize(images[offset:offset + n, ..., None].astype("float32"), SHAPE[:2]).numpy()
-    return np.repeat(x, 3, axis=-1), labels[offset:offset + n]
+    return application_int8.fashion_rgb(images[offset:offset + n]), labels[offset:offset + n]
 
 
 def conv_kernels(model):
@@ -111,7 +99,7 @@ def check_app(name, tmp_path, grid="Binary"):
     returns the measured figures."""
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
-    model = APPS[name]()
+    model = application_int8.application(name)
     optimizer = tfquant.BCAdam() if grid == "Binary" else tfquant.BCAdam(quantizer=tfquant.ScaledBinary())
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x, y = fashion_rgb(64)
